@@ -1,0 +1,30 @@
+/* tool: what every command-line tool shares - its name in messages, the one
+ * error line, usage errors, and output that refuses binary on a terminal.
+ * This is the only place (besides cmd/ mains) that prints or exits. */
+#ifndef CMD_TOOL_H
+#define CMD_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bytes.h"
+#include "err.h"
+
+extern const char *tool_name;
+
+/* Prints "tool: message" on stderr and exits with e->code. */
+_Noreturn void tool_fail(const struct err *e);
+/* Prints "tool: message" and the usage text on stderr, exits 2. */
+_Noreturn void tool_usage_error(const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Prints usage on stdout and exits 0 (for --help). */
+_Noreturn void tool_help(const char *usage);
+
+/* Reads the input file ("-"/NULL for stdin) or fails. */
+void tool_read_input(const char *path, struct buf *out);
+
+/* Writes data to path (atomically) or stdout. Binary data is refused on a
+ * terminal unless the caller encoded it. Fails the tool on error. */
+void tool_write_output(const char *path, const void *p, size_t n, bool binary);
+
+#endif

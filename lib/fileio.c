@@ -1,0 +1,119 @@
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *display(const char *path)
+{
+	return path && strcmp(path, "-") ? path : "standard input";
+}
+
+int file_read_all(const char *path, size_t max, struct buf *out, struct err *e)
+{
+	bool is_stdin = !path || !strcmp(path, "-");
+	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, EXIT_SYSTEM, "cannot open %s: %s", path, strerror(errno));
+	int rc = EXIT_OK;
+	for (;;) {
+		if (!buf_reserve(out, 65536)) {
+			rc = err_set(e, EXIT_SYSTEM, "reading %s: out of memory", display(path));
+			break;
+		}
+		ssize_t n = read(fd, out->data + out->len, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = err_set(e, errno == EISDIR ? EXIT_USAGE : EXIT_SYSTEM, "cannot read %s: %s",
+				     display(path), strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+		out->data[out->len] = 0;
+		if (out->len > max) {
+			rc = err_set(e, EXIT_MALFORMED, "%s is larger than %zu bytes", display(path), max);
+			break;
+		}
+	}
+	if (!is_stdin)
+		close(fd);
+	return rc;
+}
+
+int fd_write_all(int fd, const void *p, size_t n, struct err *e)
+{
+	const uint8_t *q = p;
+	while (n) {
+		ssize_t w = write(fd, q, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return err_set(e, EXIT_SYSTEM, "write failed: %s", strerror(errno));
+		q += w;
+		n -= (size_t)w;
+	}
+	return EXIT_OK;
+}
+
+static int fsync_dir_of(const char *path, struct err *e)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	if (fd < 0)
+		return err_set(e, EXIT_SYSTEM, "cannot open directory of %s: %s", path, strerror(errno));
+	int rc = fsync(fd) ? err_set(e, EXIT_SYSTEM, "fsync of directory of %s: %s", path, strerror(errno))
+			   : EXIT_OK;
+	close(fd);
+	return rc;
+}
+
+int file_write_atomic(const char *path, const void *p, size_t n, mode_t mode, struct err *e)
+{
+	struct buf tmp = { 0 };
+	if (!buf_printf(&tmp, "%s.tmp.XXXXXX", path))
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	char *tmpname = (char *)tmp.data;
+	int fd = mkostemp(tmpname, O_CLOEXEC);
+	if (fd < 0) {
+		int rc = err_set(e, EXIT_SYSTEM, "cannot create a temporary file beside %s: %s", path,
+				 strerror(errno));
+		buf_free(&tmp);
+		return rc;
+	}
+	int rc = fd_write_all(fd, p, n, e);
+	if (rc == EXIT_OK && fchmod(fd, mode))
+		rc = err_set(e, EXIT_SYSTEM, "chmod %s: %s", tmpname, strerror(errno));
+	if (rc == EXIT_OK && fsync(fd))
+		rc = err_set(e, EXIT_SYSTEM, "fsync %s: %s", tmpname, strerror(errno));
+	if (close(fd) && rc == EXIT_OK)
+		rc = err_set(e, EXIT_SYSTEM, "close %s: %s", tmpname, strerror(errno));
+	if (rc == EXIT_OK && rename(tmpname, path))
+		rc = err_set(e, EXIT_SYSTEM, "cannot rename into %s: %s", path, strerror(errno));
+	if (rc != EXIT_OK) {
+		unlink(tmpname);
+		err_wrap(e, "writing %s", path);
+	} else {
+		rc = fsync_dir_of(path, e);
+	}
+	buf_free(&tmp);
+	return rc;
+}
+
+int output_write(const char *path, const void *p, size_t n, struct err *e)
+{
+	if (path && strcmp(path, "-"))
+		return file_write_atomic(path, p, n, 0644, e);
+	int rc = fd_write_all(STDOUT_FILENO, p, n, e);
+	return rc ? err_wrap(e, "standard output") : rc;
+}

@@ -1,0 +1,56 @@
+/* json: strict JSON reading over jsmn (Debian's libjsmn-dev).
+ *
+ * jsmn tokenises; this module adds what a verifier needs on top: rejection of
+ * anything that is not exactly one valid JSON value (separators, number and
+ * literal grammar, escapes, control characters, UTF-8), O(1) skipping of
+ * subtrees, and typed getters that unescape strings. Tokens are addressed by
+ * index; index 0 is the root. */
+#ifndef LIB_JSON_H
+#define LIB_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bytes.h"
+#include "err.h"
+
+enum json_type { JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_NUMBER, JSON_TRUE, JSON_FALSE, JSON_NULL };
+
+struct json {
+	const char *text;
+	size_t len;
+	int ntok;
+	struct json_tok *tok;
+};
+
+/* Parses text (not copied: it must outlive the json). EXIT_MALFORMED on any
+ * deviation from RFC 8259. */
+int json_parse(struct json *j, const char *text, size_t len, struct err *e);
+void json_free(struct json *j);
+
+enum json_type json_type(const struct json *j, int t);
+const char *json_type_name(enum json_type type);
+/* Number of members of an object or elements of an array. */
+int json_size(const struct json *j, int t);
+/* First child value of an array (or first key of an object), -1 if empty;
+ * json_next gives the following sibling, -1 at the end. */
+int json_first(const struct json *j, int t);
+int json_next(const struct json *j, int t);
+/* Value of member key in object t; -1 when absent or t is not an object. */
+int json_get(const struct json *j, int obj, const char *key);
+/* Raw text span of a token (strings: the escaped content between the quotes). */
+const char *json_raw(const struct json *j, int t, size_t *len);
+
+/* Typed getters: EXIT_MALFORMED with "name: expected ..." when the type or
+ * range does not fit. Strings are unescaped (\uXXXX incl. surrogate pairs)
+ * and appended to out, NUL-terminated. */
+int json_string(const struct json *j, int t, const char *name, struct buf *out, struct err *e);
+int json_u64(const struct json *j, int t, const char *name, uint64_t max, uint64_t *v, struct err *e);
+int json_hex(const struct json *j, int t, const char *name, struct buf *out, struct err *e);
+/* Member lookups that fail with "missing key" when absent. */
+int json_need(const struct json *j, int obj, const char *key, struct err *e);
+/* True when t is a string whose unescaped content equals s. */
+bool json_string_is(const struct json *j, int t, const char *s);
+
+#endif

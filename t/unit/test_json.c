@@ -1,0 +1,100 @@
+#include <stdbool.h>
+
+#include "json.h"
+#include "jsonw.h"
+#include "unit.h"
+
+static bool parses(const char *s)
+{
+	struct json j;
+	struct err e = { 0 };
+	int rc = json_parse(&j, s, strlen(s), &e);
+	json_free(&j);
+	return rc == EXIT_OK;
+}
+
+static void accepts_valid_documents(void)
+{
+	CHECK(parses("{}"));
+	CHECK(parses(" [ ] "));
+	CHECK(parses("{\"a\":[1,-2.5e+3,true,false,null,\"x\"],\"b\":{\"c\":{}}}\n"));
+	CHECK(parses("[\"\\u00e9\\ud83d\\ude00\\n\\\"\"]"));
+	CHECK(parses("[0, 0.5, 1E9]"));
+}
+
+static void rejects_malformed_documents(void)
+{
+	const char *bad[] = { "", "   ", "{", "[1,]", "[,1]", "[1 2]", "{\"a\" 1}", "{\"a\":}", "{\"a\":1,}",
+			      "{1:2}", "[tru]", "[nul]", "[01]", "[1.]", "[.5]", "[-]", "[1e]", "[\"\\x\"]",
+			      "[\"\\u12\"]", "[\"\\udc00\"]", "[\"\\ud800\"]", "[\"a\nb\"]", "[\"\xff\"]",
+			      "[\"\xc0\x80\"]", "{}{}", "{} x", "[1]]", "{\"a\":1 \"b\":2}", "[1,,2]",
+			      "{\"a\"::1}", "{,}", "[\"a\":1]" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		if (parses(bad[i])) {
+			printf("# accepted: %s\n", bad[i]);
+			CHECK(!"malformed JSON accepted");
+		}
+}
+
+static void getters_are_typed(void)
+{
+	const char *s = "{\"n\":4294967295,\"big\":18446744073709551616,\"neg\":-1,\"s\":\"a\\u0041\\/\","
+			"\"h\":\"0xDEadbeef\",\"arr\":[{\"x\":1},2,[3]],\"k\\u0065y\":true}";
+	struct json j;
+	struct err e = { 0 };
+	CHECK(json_parse(&j, s, strlen(s), &e) == EXIT_OK);
+	uint64_t v = 0;
+	CHECK(json_u64(&j, json_get(&j, 0, "n"), "n", UINT32_MAX, &v, &e) == EXIT_OK && v == 4294967295u);
+	CHECK(json_u64(&j, json_get(&j, 0, "n"), "n", 100, &v, &e) == EXIT_MALFORMED);
+	CHECK(json_u64(&j, json_get(&j, 0, "big"), "big", UINT64_MAX, &v, &e) == EXIT_MALFORMED);
+	CHECK(json_u64(&j, json_get(&j, 0, "neg"), "neg", UINT64_MAX, &v, &e) == EXIT_MALFORMED);
+	CHECK(json_u64(&j, json_get(&j, 0, "s"), "s", UINT64_MAX, &v, &e) == EXIT_MALFORMED);
+	CHECK(strstr(e.msg, "expected a number, found a string") != NULL);
+	struct buf b = { 0 };
+	CHECK(json_string(&j, json_get(&j, 0, "s"), "s", &b, &e) == EXIT_OK && !strcmp((char *)b.data, "aA/"));
+	buf_reset(&b);
+	CHECK(json_hex(&j, json_get(&j, 0, "h"), "h", &b, &e) == EXIT_OK && b.len == 4 && b.data[0] == 0xde);
+	CHECK(json_get(&j, 0, "key") > 0); /* escaped key matches */
+	CHECK(json_get(&j, 0, "missing") == -1);
+	int arr = json_get(&j, 0, "arr");
+	CHECK(json_size(&j, arr) == 3);
+	int n = 0;
+	for (int c = json_first(&j, arr); c >= 0; c = json_next(&j, c))
+		n++;
+	CHECK(n == 3);
+	buf_free(&b);
+	json_free(&j);
+}
+
+static void writer_round_trips(void)
+{
+	struct buf out = { 0 };
+	struct jsonw w;
+	jw_init(&w, &out);
+	jw_obj(&w);
+	jw_key(&w, "a");
+	jw_arr(&w);
+	jw_u64(&w, 1);
+	jw_str(&w, "q\"\\\n\x01\xc3\xa9");
+	jw_obj(&w);
+	jw_end(&w);
+	jw_end(&w);
+	jw_key(&w, "h");
+	jw_hex(&w, (const uint8_t *)"\x01\xab", 2);
+	jw_key(&w, "b");
+	jw_bool(&w, false);
+	jw_end(&w);
+	CHECK(!w.failed);
+	CHECK(!strcmp((char *)out.data, "{\"a\":[1,\"q\\\"\\\\\\n\\u0001\xc3\xa9\",{}],\"h\":\"01ab\",\"b\":false}"));
+	CHECK(parses((char *)out.data));
+	buf_free(&out);
+}
+
+int main(void)
+{
+	RUN(accepts_valid_documents);
+	RUN(rejects_malformed_documents);
+	RUN(getters_are_typed);
+	RUN(writer_round_trips);
+	return UNIT_DONE();
+}
