@@ -216,20 +216,27 @@ static bool validate(struct json *j)
 {
 	for (int i = j->ntok - 1; i >= 0; i--) {
 		int end = i + 1;
-		for (int k = 0; k < j->tok[i].t.size; k++)
+		for (int k = 0; k < j->tok[i].t.size; k++) {
+			if (end >= j->ntok)
+				return false;
 			end = j->tok[end].end;
+		}
 		j->tok[i].end = end;
+	}
+	/* Keys first: the separator checks below rely on every key having a value. */
+	for (int i = 0; i < j->ntok; i++) {
+		const jsmntok_t *t = &j->tok[i].t;
+		int parent = t->parent;
+		bool is_key = parent >= 0 && j->tok[parent].t.type == JSMN_OBJECT;
+		if (is_key && (t->type != JSMN_STRING || t->size != 1 || i + 1 >= j->ntok))
+			return false;
+		if (!is_key && t->type == JSMN_STRING && t->size != 0)
+			return false;
 	}
 	for (int i = 0; i < j->ntok; i++) {
 		const jsmntok_t *t = &j->tok[i].t;
 		const char *s = j->text + t->start;
 		size_t n = (size_t)(t->end - t->start);
-		int parent = t->parent;
-		bool is_key = parent >= 0 && j->tok[parent].t.type == JSMN_OBJECT;
-		if (is_key && (t->type != JSMN_STRING || t->size != 1))
-			return false;
-		if (!is_key && t->type == JSMN_STRING && t->size != 0)
-			return false;
 		switch (t->type) {
 		case JSMN_STRING:
 			if (!unescape(s, n, NULL))

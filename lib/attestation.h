@@ -1,0 +1,37 @@
+/* attestation: dstack's VersionedAttestation, the RA-TLS `.1.8` payload and
+ * the guest agent's Attest output: SCALE V0 (first byte 00) and msgpack V1
+ * (first byte a map marker). Both carry a quote, an event log (stripped: boot
+ * events mostly gone, runtime digests empty), report data and the VM config. */
+#ifndef LIB_ATTESTATION_H
+#define LIB_ATTESTATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bytes.h"
+#include "err.h"
+#include "eventlog.h"
+
+enum attestation_format { ATTESTATION_SCALE_V0, ATTESTATION_MSGPACK_V1 };
+
+struct dstack_attestation {
+	enum attestation_format format;
+	struct buf quote;
+	/* The event log: the boot events kept (the three ACPI ones) and every
+	 * runtime event, digests empty. */
+	struct event_log log;
+	/* The separate runtime_events list; it must repeat the log's runtime
+	 * events exactly (name and payload, in order), else the input is refused. */
+	struct event_log runtime;
+	uint8_t report_data[64];
+	struct buf config; /* vm_config JSON text */
+	size_t consumed;   /* bytes decoded */
+};
+
+/* Decodes the whole input; trailing bytes are malformed. Non-TDX variants
+ * are refused with EXIT_MALFORMED naming the platform; msgpack V1 is
+ * recognised and refused (no real sample exists to pin its layout). */
+int attestation_decode(struct dstack_attestation *a, const uint8_t *p, size_t n, struct err *e);
+void attestation_free(struct dstack_attestation *a);
+
+#endif

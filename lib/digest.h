@@ -1,0 +1,26 @@
+/* digest: the SHA-2 functions evidence checking needs, with the digest
+ * implementations fetched once (per-call EVP fetches dominate small hashes). */
+#ifndef LIB_DIGEST_H
+#define LIB_DIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHA256_LEN 32
+#define SHA384_LEN 48
+#define SHA512_LEN 64
+
+/* A part of the message to hash; the parts are hashed as one concatenation. */
+struct span {
+	const void *p;
+	size_t n;
+};
+
+/* Return 0 on success, -1 if OpenSSL fails (the caller reports EXIT_SYSTEM). */
+int sha256_spans(uint8_t out[SHA256_LEN], const struct span *parts, size_t count);
+int sha384_spans(uint8_t out[SHA384_LEN], const struct span *parts, size_t count);
+int sha512_spans(uint8_t out[SHA512_LEN], const struct span *parts, size_t count);
+
+#define SPANS(...) ((const struct span[]){ __VA_ARGS__ }), (sizeof((const struct span[]){ __VA_ARGS__ }) / sizeof(struct span))
+
+#endif
