@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.." || exit 4
 
 passed=0
 failed=0
+skipped=0
 log=$(mktemp -d "${TMPDIR:-/tmp}/check.XXXXXX") || exit 4
 trap 'rm -rf "$log"' EXIT INT TERM
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -26,11 +27,15 @@ tap() {
 	name=$1; shift
 	"$@" >"$log/tap" 2>&1
 	rc=$?
-	p=$(grep -c '^ok ' "$log/tap")
+	# A skipped test ("ok N name # skip reason") is not a pass.
+	s=$(grep -c '^ok .* # skip' "$log/tap")
+	p=$(($(grep -c '^ok ' "$log/tap") - s))
 	f=$(grep -c '^not ok ' "$log/tap")
 	passed=$((passed + p))
 	failed=$((failed + f))
-	printf '%s: %s passed, %s failed\n' "$name" "$p" "$f"
+	skipped=$((skipped + s))
+	printf '%s: %s passed, %s failed, %s skipped\n' "$name" "$p" "$f" "$s"
+	grep '^ok .* # skip' "$log/tap" | sed 's/^/#   /'
 	if [ "$f" -gt 0 ]; then
 		grep -v '^ok ' "$log/tap" | sed 's/^/#   /' | head -n 200
 	elif [ "$rc" -ne 0 ]; then
@@ -57,7 +62,7 @@ for variant in build:bin build/san:build/san/bin; do
 done
 
 shell_files=$(
-	ls cmd/*.sh share/*.sh share/*/*.sh t/*.sh t/*/*.sh t/helpers/*.bash .ci/run 2>/dev/null
+	ls cmd/*.sh share/*.sh share/*/*.sh t/*.sh t/*/*.sh t/helpers/*.bash .ci/run .ci/deps 2>/dev/null
 	for f in share/* contrib/*; do
 		[ -f "$f" ] && head -n 1 "$f" | grep -q '^#!.*sh' && echo "$f"
 	done
@@ -81,5 +86,8 @@ if command -v clang >/dev/null 2>&1 && ls t/fuzz/fuzz_*.c >/dev/null 2>&1; then
 	done
 fi
 
+# A skipped test is neither passed nor failed; it is counted apart, above the
+# summary line CI reads.
+[ "$skipped" -eq 0 ] || printf '%s skipped\n' "$skipped"
 printf '%s passed, %s failed\n' "$passed" "$failed"
 [ "$failed" -eq 0 ]

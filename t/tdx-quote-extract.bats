@@ -113,7 +113,7 @@ X() { "$BIN/tdx-quote-extract" "$@"; }
 	run X -o "$BATS_TEST_TMPDIR/out" "$DATA/phala-compose.yml"
 	assert_failure 3
 	[ "$(cat "$BATS_TEST_TMPDIR/out")" = keep ]
-	[ -z "$(ls "$BATS_TEST_TMPDIR" | grep tmp)" ]
+	for leftover in "$BATS_TEST_TMPDIR"/out.tmp.*; do [ ! -e "$leftover" ]; done
 }
 
 @test "malformed inputs are exit 3 with a message" {

@@ -8,7 +8,7 @@ APP=944edab771280ede410e7b9e66fcaee6b2c4a12c
 
 setup() {
 	cp "$DATA/phala-info.json" "$DATA/phala-quote.bin" "$DATA/phala-compose.yml" "$BATS_TEST_TMPDIR/"
-	cd "$BATS_TEST_TMPDIR"
+	cd "$BATS_TEST_TMPDIR" || return 1
 }
 
 @test "the real Info replays to tcb_info and the quote; app id and compose bind" {
