@@ -66,7 +66,8 @@ struct claim_lock {
  * ${XDG_STATE_HOME:-$HOME/.local/state}/phala-lease/claims. Created 0700 (with
  * missing parents) when create is true; refused (EXIT_MALFORMED) when it is a
  * symlink, not a directory, not owned by the effective user, or group/world
- * writable. An absent directory with create false is EXIT_REJECTED. */
+ * writable. An absent directory with create false is not an error: reads
+ * then see no claims. */
 int claim_store_open(struct claim_store *s, const char *dir, bool create, struct err *e);
 void claim_store_close(struct claim_store *s);
 
