@@ -83,7 +83,7 @@ static void split_args(struct ctx *c, int argc, char **argv, bool allow_revision
 			c->if_revision = argv[i];
 		} else if (allow_revision && !strncmp(argv[i], "--if-revision=", 14)) {
 			c->if_revision = argv[i] + 14;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
 			tool_usage_error(usage, "unknown option '%s'", argv[i]);
 		} else {
 			c->args[c->nargs++] = argv[i];

@@ -577,11 +577,15 @@ void claim_store_close(struct claim_store *s)
 	s->dir = NULL;
 }
 
-/* DIR/LEASE.json or DIR/.LEASE.lock */
-static bool claim_path(const struct claim_store *s, const char *lease, bool lock, struct buf *out)
+enum claim_file { CLAIM_JSON, CLAIM_LOCK, CLAIM_TMP };
+
+/* DIR/LEASE.json, DIR/.LEASE.lock or DIR/.LEASE.tmp */
+static bool claim_path(const struct claim_store *s, const char *lease, enum claim_file f, struct buf *out)
 {
 	buf_reset(out);
-	return buf_printf(out, lock ? "%s/.%s.lock" : "%s/%s.json", s->dir, lease);
+	if (f == CLAIM_JSON)
+		return buf_printf(out, "%s/%s.json", s->dir, lease);
+	return buf_printf(out, "%s/.%s.%s", s->dir, lease, f == CLAIM_LOCK ? "lock" : "tmp");
 }
 
 static int need_lease(const char *lease, struct err *e)
@@ -675,7 +679,7 @@ int claim_lock(const struct claim_store *s, const char *lease, bool for_child, s
 	if (rc)
 		return rc;
 	struct buf path = { 0 };
-	if (!claim_path(s, lease, true, &path))
+	if (!claim_path(s, lease, CLAIM_LOCK, &path))
 		return err_set(e, EXIT_SYSTEM, "out of memory");
 	const char *p = (const char *)path.data;
 	int fd = inherited_lock(lease, p);
@@ -739,15 +743,18 @@ static int write_claim(const struct claim_store *s, struct claim *c, struct err 
 	int rc = new_revision(c, e);
 	if (rc)
 		return rc;
-	struct buf text = { 0 }, path = { 0 };
-	if (!claim_serialise(c, &text) || !buf_append(&text, "\n", 1) || !claim_path(s, c->lease_id, false, &path))
+	struct buf text = { 0 }, path = { 0 }, tmp = { 0 };
+	if (!claim_serialise(c, &text) || !buf_append(&text, "\n", 1) ||
+	    !claim_path(s, c->lease_id, CLAIM_JSON, &path) || !claim_path(s, c->lease_id, CLAIM_TMP, &tmp))
 		rc = err_set(e, EXIT_SYSTEM, "out of memory");
 	else if (text.len > CLAIM_FILE_MAX)
 		rc = err_set(e, EXIT_USAGE, "%s: the claim would be larger than %d bytes", c->lease_id, CLAIM_FILE_MAX);
-	else
-		rc = file_write_atomic((const char *)path.data, text.data, text.len, 0600, e);
+	else /* the lock is held: the fixed temporary name is ours */
+		rc = file_write_atomic_as((const char *)path.data, (const char *)tmp.data, text.data, text.len, 0600,
+					  e);
 	buf_free(&text);
 	buf_free(&path);
+	buf_free(&tmp);
 	return rc;
 }
 
@@ -785,7 +792,7 @@ int claim_create(const struct claim_store *s, const char *lease, char *const *kv
 	}
 	struct buf path = { 0 };
 	struct stat st;
-	if (!claim_path(s, lease, false, &path))
+	if (!claim_path(s, lease, CLAIM_JSON, &path))
 		rc = err_set(e, EXIT_SYSTEM, "out of memory");
 	else if (!lstat((const char *)path.data, &st))
 		rc = S_ISREG(st.st_mode)
@@ -858,12 +865,15 @@ int claim_remove(const struct claim_store *s, const char *lease, const char *if_
 	struct buf path = { 0 };
 	if (!(rc = read_for_write(s, lease, if_revision, &c, e))) {
 		claim_free(&c);
-		if (!claim_path(s, lease, false, &path))
+		if (!claim_path(s, lease, CLAIM_JSON, &path))
 			rc = err_set(e, EXIT_SYSTEM, "out of memory");
 		else if (unlink((const char *)path.data))
 			rc = err_set(e, EXIT_SYSTEM, "%s: cannot remove %s: %s", lease, (const char *)path.data,
 				     strerror(errno));
 		else {
+			/* A temporary file left by a killed writer: ours, as the lock is held. */
+			if (claim_path(s, lease, CLAIM_TMP, &path))
+				unlink((const char *)path.data);
 			int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (dfd < 0 || fsync(dfd))
 				rc = err_set(e, EXIT_SYSTEM, "fsync of %s: %s", s->dir, strerror(errno));
@@ -883,26 +893,21 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* LEASE.json.tmp.XXXXXX (a write in progress or interrupted) and .LEASE.lock. */
+/* .LEASE.lock and .LEASE.tmp (a write in progress, or one a crash interrupted). */
 static bool ignored_name(const char *name)
 {
-	size_t n = strlen(name);
-	if (name[0] == '.' && n > 6 && !strcmp(name + n - 5, ".lock")) {
-		char lease[CLAIM_LEASE_MAX + 1];
-		if (n - 6 > CLAIM_LEASE_MAX)
-			return false;
-		memcpy(lease, name + 1, n - 6);
-		lease[n - 6] = 0;
-		return claim_valid_lease(lease);
-	}
-	const char *t = strstr(name, ".json.tmp.");
-	if (!t || strlen(t) != 16)
+	size_t n = strlen(name), suffix;
+	if (n > 5 && !strcmp(name + n - 5, ".lock"))
+		suffix = 5;
+	else if (n > 4 && !strcmp(name + n - 4, ".tmp"))
+		suffix = 4;
+	else
+		return false;
+	size_t ln = n - 1 - suffix;
+	if (name[0] != '.' || ln < 1 || ln > CLAIM_LEASE_MAX)
 		return false;
 	char lease[CLAIM_LEASE_MAX + 1];
-	size_t ln = (size_t)(t - name);
-	if (ln > CLAIM_LEASE_MAX)
-		return false;
-	memcpy(lease, name, ln);
+	memcpy(lease, name + 1, ln);
 	lease[ln] = 0;
 	return claim_valid_lease(lease);
 }

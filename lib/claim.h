@@ -114,8 +114,8 @@ int claim_remove(const struct claim_store *s, const char *lease, const char *if_
 
 /* Scans: visit is called for every valid claim in lease-id order (a non-zero
  * return stops the scan and is returned); skip for every file that is not a
- * valid claim (corrupt, foreign, symlink), with the reason. Temporary files of
- * interrupted writes (LEASE.json.tmp.*) and lock files are ignored. */
+ * valid claim (corrupt, foreign, symlink), with the reason. The lock files
+ * (.LEASE.lock) and temporary files (.LEASE.tmp) are ignored. */
 typedef int (*claim_visit_fn)(const struct claim *c, void *arg);
 typedef void (*claim_skip_fn)(const char *file, const struct err *why, void *arg);
 int claim_list(const struct claim_store *s, claim_visit_fn visit, claim_skip_fn skip, void *arg, struct err *e);
