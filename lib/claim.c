@@ -320,6 +320,22 @@ void claim_free(struct claim *c)
 	c->nfields = 0;
 }
 
+/* Deep copy; false (dst empty) when memory runs out. */
+static bool claim_copy(struct claim *dst, const struct claim *src)
+{
+	*dst = *src;
+	for (size_t i = 0; i < src->nfields; i++) {
+		dst->field[i].key = strdup(src->field[i].key);
+		dst->field[i].value = strdup(src->field[i].value);
+		if (!dst->field[i].key || !dst->field[i].value) {
+			dst->nfields = i + 1;
+			claim_free(dst);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Applies "KEY=VALUE" strings. */
 static int apply_kv(struct claim *c, char *const *kv, size_t n, struct err *e)
 {
@@ -520,6 +536,8 @@ static int make_dirs(char *path, struct err *e)
 	}
 }
 
+static int index_build(const struct claim_store *s, struct err *e);
+
 int claim_store_open(struct claim_store *s, const char *dir, bool create, struct err *e)
 {
 	struct buf path = { 0 };
@@ -568,7 +586,9 @@ int claim_store_open(struct claim_store *s, const char *dir, bool create, struct
 		return rc;
 	}
 	s->dir = d;
-	return EXIT_OK;
+	if (create && (rc = index_build(s, e)))
+		claim_store_close(s);
+	return rc;
 }
 
 void claim_store_close(struct claim_store *s)
@@ -727,6 +747,122 @@ void claim_unlock(struct claim_lock *l)
 	l->fd = -1;
 }
 
+/* ---- the lookup index ----
+ * DIR/.index/KEY/VALUE/LEASE, an empty file per indexed field value, so that
+ * a lookup by app id (what phala-proxy does) opens one small directory
+ * instead of every claim. It is a hint, never trusted: every candidate claim
+ * is read and compared. Writers, holding the lease's lock, add the entry of a
+ * new value before the claim carries it and remove the entry of an old value
+ * after the claim no longer does, so every claim's values have their entry
+ * (crashes leave only stale entries, which lookups ignore). DIR/.index/v1
+ * marks an index that covers every claim; without it, lookups scan. */
+
+static const char *const indexed[] = { "app_id", "slug", "vm_uuid", "name", "gateway_host", NULL };
+
+static bool is_indexed(const char *key)
+{
+	return in_list(key, indexed);
+}
+
+static int fsync_path(const char *path, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd)) {
+		int rc = err_set(e, EXIT_SYSTEM, "fsync of %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	close(fd);
+	return EXIT_OK;
+}
+
+static int mkdir_0700(const char *path, bool *created, struct err *e)
+{
+	if (!mkdir(path, 0700)) {
+		*created = true;
+		return EXIT_OK;
+	}
+	if (errno == EEXIST)
+		return EXIT_OK;
+	return err_set(e, EXIT_SYSTEM, "cannot create %s: %s", path, strerror(errno));
+}
+
+static int index_add(const struct claim_store *s, const char *key, const char *value, const char *lease,
+		     struct err *e)
+{
+	struct buf top = { 0 }, kdir = { 0 }, vdir = { 0 }, entry = { 0 };
+	int rc = EXIT_OK;
+	if (!buf_printf(&top, "%s/.index", s->dir) || !buf_printf(&kdir, "%s/%s", (char *)top.data, key) ||
+	    !buf_printf(&vdir, "%s/%s", (char *)kdir.data, value) ||
+	    !buf_printf(&entry, "%s/%s", (char *)vdir.data, lease))
+		rc = err_set(e, EXIT_SYSTEM, "out of memory");
+	/* A concurrent writer may remove an empty value directory between our
+	 * mkdir and open: try again. */
+	for (int tries = 0; rc == EXIT_OK; tries++) {
+		bool made_top = false, made_k = false, made_v = false;
+		if ((rc = mkdir_0700((char *)top.data, &made_top, e)) || (rc = mkdir_0700((char *)kdir.data, &made_k, e)) ||
+		    (rc = mkdir_0700((char *)vdir.data, &made_v, e)))
+			break;
+		int fd = open((char *)entry.data, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		if (fd < 0 && errno == ENOENT && tries < 20)
+			continue;
+		if (fd < 0) {
+			rc = err_set(e, EXIT_SYSTEM, "cannot create index entry %s: %s", (char *)entry.data,
+				     strerror(errno));
+			break;
+		}
+		close(fd);
+		rc = fsync_path((char *)vdir.data, e);
+		if (!rc && made_v)
+			rc = fsync_path((char *)kdir.data, e);
+		if (!rc && made_k)
+			rc = fsync_path((char *)top.data, e);
+		if (!rc && made_top)
+			rc = fsync_path(s->dir, e);
+		break;
+	}
+	buf_free(&top);
+	buf_free(&kdir);
+	buf_free(&vdir);
+	buf_free(&entry);
+	return rc;
+}
+
+static void index_del(const struct claim_store *s, const char *key, const char *value, const char *lease)
+{
+	struct buf p = { 0 };
+	if (buf_printf(&p, "%s/.index/%s/%s/%s", s->dir, key, value, lease)) {
+		unlink((char *)p.data);
+		p.data[p.len - strlen(lease) - 1] = 0;
+		rmdir((char *)p.data); /* fails harmlessly while other leases share the value */
+	}
+	buf_free(&p);
+}
+
+/* Before a write: entries for the values new has and old had not. */
+static int index_before(const struct claim_store *s, const struct claim *old, const struct claim *new,
+			struct err *e)
+{
+	for (const char *const *k = indexed; *k; k++) {
+		const char *nv = claim_get(new, *k), *ov = old ? claim_get(old, *k) : NULL;
+		int rc;
+		if (nv && (!ov || strcmp(nv, ov)) && (rc = index_add(s, *k, nv, new->lease_id, e)))
+			return rc;
+	}
+	return EXIT_OK;
+}
+
+/* After a write (new NULL: after a removal): drop the entries of old values. */
+static void index_after(const struct claim_store *s, const struct claim *old, const struct claim *new)
+{
+	for (const char *const *k = indexed; old && *k; k++) {
+		const char *nv = new ? claim_get(new, *k) : NULL, *ov = claim_get(old, *k);
+		if (ov && (!nv || strcmp(nv, ov)))
+			index_del(s, *k, ov, old->lease_id);
+	}
+}
+
 /* ---- writes ---- */
 
 static int new_revision(struct claim *c, struct err *e)
@@ -738,10 +874,11 @@ static int new_revision(struct claim *c, struct err *e)
 	return EXIT_OK;
 }
 
-static int write_claim(const struct claim_store *s, struct claim *c, struct err *e)
+/* Writes c (lock held), old being the claim it replaces (NULL: none). */
+static int write_claim(const struct claim_store *s, const struct claim *old, struct claim *c, struct err *e)
 {
 	int rc = new_revision(c, e);
-	if (rc)
+	if (rc || (rc = index_before(s, old, c, e)))
 		return rc;
 	struct buf text = { 0 }, path = { 0 }, tmp = { 0 };
 	if (!claim_serialise(c, &text) || !buf_append(&text, "\n", 1) ||
@@ -755,6 +892,8 @@ static int write_claim(const struct claim_store *s, struct claim *c, struct err 
 	buf_free(&text);
 	buf_free(&path);
 	buf_free(&tmp);
+	if (rc == EXIT_OK)
+		index_after(s, old, c);
 	return rc;
 }
 
@@ -802,7 +941,7 @@ int claim_create(const struct claim_store *s, const char *lease, char *const *kv
 	else if (errno != ENOENT)
 		rc = err_set(e, EXIT_SYSTEM, "%s: %s: %s", lease, (const char *)path.data, strerror(errno));
 	else
-		rc = write_claim(s, &c, e);
+		rc = write_claim(s, NULL, &c, e);
 	claim_unlock(&l);
 	buf_free(&path);
 	if (rc)
@@ -843,9 +982,11 @@ int claim_update(const struct claim_store *s, const char *lease, const char *if_
 	if ((rc = claim_lock(s, lease, false, &l, e)))
 		return rc;
 	if (!(rc = read_for_write(s, lease, if_revision, &c, e))) {
-		rc = apply_kv(&c, kv, n, e);
-		if (!rc)
-			rc = write_claim(s, &c, e);
+		struct claim old;
+		rc = claim_copy(&old, &c) ? EXIT_OK : err_set(e, EXIT_SYSTEM, "out of memory");
+		if (!rc && !(rc = apply_kv(&c, kv, n, e)))
+			rc = write_claim(s, &old, &c, e);
+		claim_free(&old);
 		if (rc)
 			claim_free(&c);
 		else
@@ -864,7 +1005,6 @@ int claim_remove(const struct claim_store *s, const char *lease, const char *if_
 	struct claim c;
 	struct buf path = { 0 };
 	if (!(rc = read_for_write(s, lease, if_revision, &c, e))) {
-		claim_free(&c);
 		if (!claim_path(s, lease, CLAIM_JSON, &path))
 			rc = err_set(e, EXIT_SYSTEM, "out of memory");
 		else if (unlink((const char *)path.data))
@@ -879,7 +1019,9 @@ int claim_remove(const struct claim_store *s, const char *lease, const char *if_
 				rc = err_set(e, EXIT_SYSTEM, "fsync of %s: %s", s->dir, strerror(errno));
 			if (dfd >= 0)
 				close(dfd);
+			index_after(s, &c, NULL);
 		}
+		claim_free(&c);
 	}
 	claim_unlock(&l);
 	buf_free(&path);
@@ -897,6 +1039,8 @@ static int cmp_names(const void *a, const void *b)
 static bool ignored_name(const char *name)
 {
 	size_t n = strlen(name), suffix;
+	if (!strcmp(name, ".index"))
+		return true;
 	if (n > 5 && !strcmp(name + n - 5, ".lock"))
 		suffix = 5;
 	else if (n > 4 && !strcmp(name + n - 4, ".tmp"))
@@ -929,20 +1073,23 @@ struct match {
 	void *arg;
 };
 
-static int scan(const struct claim_store *s, const struct match *m, claim_skip_fn skip, void *skip_arg,
-		struct err *e)
+static void free_names(char **names, size_t n)
 {
-	int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		if (errno == ENOENT)
-			return EXIT_OK;
-		return err_set(e, EXIT_SYSTEM, "cannot open claims directory %s: %s", s->dir, strerror(errno));
-	}
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return err_set(e, EXIT_SYSTEM, "cannot read claims directory %s: %s", s->dir, strerror(errno));
-	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* The sorted entries of directory path (without ., .., lock and temporary
+ * files; with suffix appended to each). An absent directory has none. */
+static int read_names(const char *path, const char *suffix, char ***out, size_t *count, struct err *e)
+{
+	*out = NULL;
+	*count = 0;
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? EXIT_OK
+				       : err_set(e, EXIT_SYSTEM, "cannot read directory %s: %s", path, strerror(errno));
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	int rc = EXIT_OK;
@@ -960,17 +1107,57 @@ static int scan(const struct claim_store *s, const struct match *m, claim_skip_f
 			}
 			names = nn;
 		}
-		if (!(names[n] = strdup(de->d_name))) {
+		size_t len = strlen(de->d_name);
+		if (!(names[n] = malloc(len + strlen(suffix) + 1))) {
 			rc = err_set(e, EXIT_SYSTEM, "out of memory");
 			break;
 		}
-		n++;
+		memcpy(names[n], de->d_name, len);
+		strcpy(names[n++] + len, suffix);
 		errno = 0;
 	}
 	if (rc == EXIT_OK && errno)
-		rc = err_set(e, EXIT_SYSTEM, "cannot read claims directory %s: %s", s->dir, strerror(errno));
-	if (rc == EXIT_OK && n)
+		rc = err_set(e, EXIT_SYSTEM, "cannot read directory %s: %s", path, strerror(errno));
+	closedir(d);
+	if (rc) {
+		free_names(names, n);
+		return rc;
+	}
+	if (n)
 		qsort(names, n, sizeof *names, cmp_names);
+	*out = names;
+	*count = n;
+	return EXIT_OK;
+}
+
+static bool index_complete(const struct claim_store *s)
+{
+	struct buf p = { 0 };
+	struct stat st;
+	bool ok = buf_printf(&p, "%s/.index/v1", s->dir) && !lstat((char *)p.data, &st) && S_ISREG(st.st_mode);
+	buf_free(&p);
+	return ok;
+}
+
+/* Visits the matching claims: all files of the directory, or (index) only
+ * the candidates the index names, each read and compared all the same. */
+static int scan(const struct claim_store *s, const struct match *m, bool index, claim_skip_fn skip, void *skip_arg,
+		struct err *e)
+{
+	struct buf path = { 0 };
+	if (!(index ? buf_printf(&path, "%s/.index/%s/%s", s->dir, m->key, m->value) : buf_append_str(&path, s->dir)))
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	char **names;
+	size_t n;
+	int rc = read_names((char *)path.data, index ? ".json" : "", &names, &n, e);
+	buf_free(&path);
+	if (rc || !n)
+		return rc;
+	int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		free_names(names, n);
+		return err_set(e, EXIT_SYSTEM, "cannot open claims directory %s: %s", s->dir, strerror(errno));
+	}
 	for (size_t i = 0; rc == EXIT_OK && i < n; i++) {
 		char lease[CLAIM_LEASE_MAX + 1];
 		struct claim c;
@@ -980,8 +1167,8 @@ static int scan(const struct claim_store *s, const struct match *m, claim_skip_f
 			r = err_set(&why, EXIT_MALFORMED, "not a claim file name");
 		else
 			r = read_at(dfd, names[i], lease, &c, &why);
-		if (r == EXIT_REJECTED)
-			continue; /* removed since readdir */
+		if (r == EXIT_REJECTED || (r && index && !lease_of(names[i], lease)))
+			continue; /* removed since readdir, or a stray index entry */
 		if (r) {
 			if (skip)
 				skip(names[i], &why, skip_arg);
@@ -992,17 +1179,15 @@ static int scan(const struct claim_store *s, const struct match *m, claim_skip_f
 			rc = m->visit(&c, m->arg);
 		claim_free(&c);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
+	free_names(names, n);
+	close(dfd);
 	return rc;
 }
 
 int claim_list(const struct claim_store *s, claim_visit_fn visit, claim_skip_fn skip, void *arg, struct err *e)
 {
 	struct match m = { NULL, NULL, visit, arg };
-	return scan(s, &m, skip, arg, e);
+	return scan(s, &m, false, skip, arg, e);
 }
 
 int claim_find(const struct claim_store *s, const char *key, const char *value, claim_visit_fn visit,
@@ -1020,9 +1205,51 @@ int claim_find(const struct claim_store *s, const char *key, const char *value, 
 				norm.data[i] = (uint8_t)(norm.data[i] - 'A' + 'a');
 	if (rc == EXIT_OK) {
 		struct match m = { key, (const char *)norm.data, visit, arg };
-		rc = scan(s, &m, skip, arg, e);
+		rc = scan(s, &m, is_indexed(key) && index_complete(s), skip, arg, e);
 	}
 	buf_free(&norm);
+	return rc;
+}
+
+/* ---- building the index ---- */
+
+struct build {
+	const struct claim_store *s;
+	struct err *e;
+};
+
+static int build_visit(const struct claim *c, void *arg)
+{
+	struct build *b = arg;
+	return index_before(b->s, NULL, c, b->e);
+}
+
+/* Once per store (until .index/v1 exists): entries for every claim, then the
+ * mark. Writers maintain entries whether or not the mark exists, so claims
+ * written meanwhile are covered too. */
+static int index_build(const struct claim_store *s, struct err *e)
+{
+	if (index_complete(s))
+		return EXIT_OK;
+	struct build b = { s, e };
+	int rc = claim_list(s, build_visit, NULL, &b, e);
+	struct buf top = { 0 }, mark = { 0 };
+	bool made = false;
+	if (rc == EXIT_OK && (!buf_printf(&top, "%s/.index", s->dir) || !buf_printf(&mark, "%s/v1", (char *)top.data)))
+		rc = err_set(e, EXIT_SYSTEM, "out of memory");
+	if (rc == EXIT_OK && !(rc = mkdir_0700((char *)top.data, &made, e))) {
+		int fd = open((char *)mark.data, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		if (fd < 0)
+			rc = err_set(e, EXIT_SYSTEM, "cannot create %s: %s", (char *)mark.data, strerror(errno));
+		else
+			close(fd);
+		if (rc == EXIT_OK)
+			rc = fsync_path((char *)top.data, e);
+		if (rc == EXIT_OK && made)
+			rc = fsync_path(s->dir, e);
+	}
+	buf_free(&top);
+	buf_free(&mark);
 	return rc;
 }
 
@@ -1031,22 +1258,16 @@ int claim_find(const struct claim_store *s, const char *key, const char *value, 
 struct resolved {
 	struct claim c;
 	int count;
+	bool oom;
 };
 
 static int take_one(const struct claim *c, void *arg)
 {
 	struct resolved *r = arg;
-	if (++r->count == 1) {
-		r->c = *c;
-		for (size_t i = 0; i < c->nfields; i++) {
-			r->c.field[i].key = strdup(c->field[i].key);
-			r->c.field[i].value = strdup(c->field[i].value);
-			if (!r->c.field[i].key || !r->c.field[i].value) {
-				for (size_t k = i + 1; k < c->nfields; k++)
-					r->c.field[k].key = r->c.field[k].value = NULL;
-				return EXIT_SYSTEM;
-			}
-		}
+	if (++r->count == 1 && !claim_copy(&r->c, c)) {
+		r->count = 0;
+		r->oom = true;
+		return EXIT_SYSTEM;
 	}
 	return EXIT_OK;
 }
@@ -1057,7 +1278,7 @@ static int resolve_by(const struct claim_store *s, const char *key, const char *
 	struct resolved r;
 	memset(&r, 0, sizeof r);
 	int rc = claim_find(s, key, ident, take_one, NULL, &r, e);
-	if (rc == EXIT_SYSTEM && r.count)
+	if (r.oom)
 		rc = err_set(e, EXIT_SYSTEM, "out of memory");
 	if (rc == EXIT_OK && r.count > 1)
 		rc = err_set(e, EXIT_USAGE, "%s: ambiguous: %d claims have %s=%s", ident, r.count, key, ident);

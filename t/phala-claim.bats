@@ -219,7 +219,8 @@ b2	ready	-	-	-	-"
 	done
 	[ "$(snapshot)" = "$before" ]
 	run ls -A "$D"
-	assert_output ".ok.lock
+	assert_output ".index
+.ok.lock
 ok.json"
 }
 
@@ -359,7 +360,7 @@ ok.json"
 }
 
 @test "corrupt and foreign files: each reported by list and find, skipped, left alone" {
-	C create good app_id=$APP > /dev/null
+	C create good app_id=$APP owner=me > /dev/null
 	mkdir -p "$D/subdir"
 	printf '[]' > "$D/array.json"
 	printf '{"version":2,"lease_id":"v2","revision":"00000000000000000000000000000000"}' > "$D/v2.json"
@@ -384,12 +385,88 @@ ok.json"
 	assert_output --partial "skipping subdir: not a claim file name"
 	assert_output --partial "skipping fifo.json: not a regular file"
 	assert_output --partial "good	-	-	$APP"
-	run C --json find app_id=$APP
+	run C --json find owner=me
 	assert_success
 	assert_output --partial '"claims":[{"version":1,"lease_id":"good"'
 	assert_output --partial '{"file":"typ.json","error":"corrupt claim: created_at: expected a number, found a string"}'
 	ls -l "$D" > after
 	diff before after
+}
+
+@test "index: lookups by app id, slug, vm uuid, name, gateway host follow every write and removal" {
+	C create l1 app_id=$APP slug=one name=lease-l1 > /dev/null
+	[ -f "$D/.index/v1" ]
+	[ -f "$D/.index/app_id/$APP/l1" ]
+	run C find slug=one
+	assert_output --regexp '^l1	'
+	C set l1 slug=uno app_id=0000000000000000000000000000000000000002 > /dev/null
+	run C find slug=one
+	assert_failure 1
+	run C find app_id=$APP
+	assert_failure 1
+	[ ! -e "$D/.index/app_id/$APP" ]
+	run C find slug=uno
+	assert_output --regexp '^l1	'
+	C create l2 slug=uno > /dev/null
+	run C find slug=uno
+	assert_output --regexp '^l1	.*
+l2	'
+	C rm l1
+	run C find slug=uno
+	assert_output --regexp '^l2	'
+	[ ! -e "$D/.index/app_id/0000000000000000000000000000000000000002" ]
+	[ ! -e "$D/.index/name/lease-l1" ]
+}
+
+@test "index is a hint: stale entries are ignored, a corrupt candidate is reported, a claim store without it is scanned then indexed" {
+	C create l1 app_id=$APP > /dev/null
+	# a stale entry (as a crash between the entry and the claim write leaves)
+	mkdir -p "$D/.index/app_id/0000000000000000000000000000000000000009"
+	touch "$D/.index/app_id/0000000000000000000000000000000000000009/l1" "$D/.index/app_id/$APP/nosuch" "$D/.index/app_id/$APP/Bad..name"
+	run C find app_id=0000000000000000000000000000000000000009
+	assert_failure 1
+	assert_output ""
+	run C find app_id=$APP
+	assert_success
+	assert_output --regexp '^l1	'
+	# the indexed claim turns corrupt: the lookup reports it
+	printf 'garbage' > "$D/l1.json"
+	run C find app_id=$APP
+	assert_failure 1
+	assert_output "phala-claim: skipping l1.json: corrupt claim: invalid JSON"
+	# a store written without the index (older files): scanned, and indexed on the next write
+	rm -rf "$D/.index" "$D/l1.json"
+	printf '{"version":1,"lease_id":"old","revision":"00000000000000000000000000000000","app_id":"%s"}\n' $APP > "$D/old.json"
+	run C find app_id=$APP
+	assert_output --regexp '^old	'
+	[ ! -e "$D/.index" ]
+	C create new > /dev/null
+	[ -f "$D/.index/v1" ]
+	[ -f "$D/.index/app_id/$APP/old" ]
+	run C find app_id=$APP
+	assert_output --regexp '^old	'
+}
+
+@test "resolve order for phala-proxy: app id, then lease id, then slug; ambiguity is exit 2" {
+	C create l1 app_id=$APP slug=box gateway_host=h1.example > /dev/null
+	C create box slug=other gateway_host=h2.example > /dev/null
+	run "$HELPERS/claim-lookup" "$D" $APP 1
+	assert_output --regexp '^l1 h1.example [0-9.]+$'
+	run "$HELPERS/claim-lookup" "$D" box 1
+	assert_output --regexp '^box h2.example '
+	run "$HELPERS/claim-lookup" "$D" other 1
+	assert_output --regexp '^box h2.example '
+	C create l3 slug=box > /dev/null
+	run "$HELPERS/claim-lookup" "$D" box 1
+	assert_output --regexp '^box h2.example '
+	C set box slug=dup > /dev/null
+	C set l3 slug=dup > /dev/null
+	C rm l1 > /dev/null
+	run "$HELPERS/claim-lookup" "$D" dup 1
+	assert_failure 2
+	assert_output "claim-lookup: dup: ambiguous: 2 claims have slug=dup"
+	run "$HELPERS/claim-lookup" "$D" $APP 1
+	assert_failure 1
 }
 
 @test "lock: runs CMD with the lock, passes its status, hands the lock down" {
