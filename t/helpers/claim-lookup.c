@@ -22,15 +22,18 @@ int main(int argc, char **argv)
 	int runs = atoi(argv[3]);
 	struct timespec a, b;
 	struct claim c;
-	const char *host = NULL;
+	const char *host;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (int i = 0; i < runs; i++) {
 		if (claim_resolve(&s, argv[2], &c, &e)) {
 			fprintf(stderr, "claim-lookup: %s\n", e.msg);
+			claim_store_close(&s);
 			return e.code;
 		}
-		host = claim_get(&c, "gateway_host");
-		printf(i == runs - 1 ? "%s %s" : "", c.lease_id, host ? host : "-");
+		if (i == runs - 1) {
+			host = claim_get(&c, "gateway_host");
+			printf("%s %s", c.lease_id, host ? host : "-");
+		}
 		claim_free(&c);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
