@@ -70,6 +70,11 @@ static bool is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+static bool is_lower_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
 static bool all_in(const char *s, size_t n, bool (*ok)(char))
 {
 	for (size_t i = 0; i < n; i++)
@@ -424,7 +429,7 @@ int claim_parse(struct claim *c, const char *text, size_t len, struct err *e)
 		} else if ((rc = json_string(&j, v, name, &val, e))) {
 			goto out;
 		}
-		if (!val.data || strlen((const char *)val.data) != val.len) {
+		if (!val.len || strlen((const char *)val.data) != val.len) {
 			rc = err_set(e, EXIT_MALFORMED, "%s: empty or contains NUL", name);
 			goto out;
 		}
@@ -438,7 +443,7 @@ int claim_parse(struct claim *c, const char *text, size_t len, struct err *e)
 			continue;
 		}
 		if (!strcmp(name, "revision")) {
-			if (val.len != CLAIM_REVISION_LEN || !all_in(value, val.len, is_hex)) {
+			if (val.len != CLAIM_REVISION_LEN || !all_in(value, val.len, is_lower_hex)) {
 				rc = err_set(e, EXIT_MALFORMED, "revision: expected %d hex digits", CLAIM_REVISION_LEN);
 				goto out;
 			}
