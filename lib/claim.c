@@ -385,10 +385,10 @@ int claim_parse(struct claim *c, const char *text, size_t len, struct err *e)
 		buf_reset(&norm);
 		if ((rc = json_string(&j, k, "key", &key, e)))
 			goto out;
-		const char *name = (const char *)key.data;
+		const char *name = key.len ? (const char *)key.data : "";
 		int v = k + 1;
 		enum json_type jt = json_type(&j, v);
-		if (strlen(name) != key.len || !valid_key(name)) {
+		if (!key.len || strlen(name) != key.len || !valid_key(name)) {
 			rc = err_set(e, EXIT_MALFORMED, "invalid field name");
 			goto out;
 		}

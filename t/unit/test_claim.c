@@ -171,6 +171,7 @@ static void parse_rejects(void)
 		"{\"version\":1,\"lease_id\":\"l1\",\"revision\":\"" REV "\",\"note\":{}}",
 		"{\"version\":1,\"lease_id\":\"l1\",\"revision\":\"" REV "\",\"Bad\":\"x\"}",
 		"{\"version\":1,\"lease_id\":\"l1\",\"revision\":\"" REV "\"} x",
+		"{\"\":\"x\",\"version\":1,\"lease_id\":\"l1\",\"revision\":\"" REV "\"}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		struct claim c;
