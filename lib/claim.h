@@ -119,7 +119,10 @@ int claim_remove(const struct claim_store *s, const char *lease, const char *if_
 typedef int (*claim_visit_fn)(const struct claim *c, void *arg);
 typedef void (*claim_skip_fn)(const char *file, const struct err *why, void *arg);
 int claim_list(const struct claim_store *s, claim_visit_fn visit, claim_skip_fn skip, void *arg, struct err *e);
-/* The claims whose field key equals value (compared in stored form). */
+/* The claims whose field key equals value (compared in stored form). For
+ * app_id, slug, vm_uuid, name and gateway_host the index (DIR/.index) names
+ * the candidates, each read and compared; skip then sees only corrupt
+ * candidates. Other keys scan like claim_list. */
 int claim_find(const struct claim_store *s, const char *key, const char *value, claim_visit_fn visit,
 	       claim_skip_fn skip, void *arg, struct err *e);
 
