@@ -712,6 +712,11 @@ int claim_lock(const struct claim_store *s, const char *lease, bool for_child, s
 		l->inherited = true;
 	} else {
 		fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | (for_child ? 0 : O_CLOEXEC), 0600);
+		if (fd < 0 && errno == ENOENT) {
+			rc = err_set(e, EXIT_REJECTED, "%s: no claim (no claims directory %s)", lease, s->dir);
+			buf_free(&path);
+			return rc;
+		}
 		if (fd < 0) {
 			rc = err_set(e, errno == ELOOP ? EXIT_MALFORMED : EXIT_SYSTEM, "%s: cannot open lock file %s: %s",
 				     lease, p, errno == ELOOP ? "it is a symbolic link" : strerror(errno));

@@ -100,6 +100,12 @@ state=creating"
 	run C set nope state=ready
 	assert_failure 1
 	assert_output "phala-claim: nope: no claim"
+	run "$BIN/phala-claim" --dir "$BATS_TEST_TMPDIR/absent" set nope state=ready
+	assert_failure 1
+	assert_output --partial "nope: no claim"
+	run "$BIN/phala-claim" --dir "$BATS_TEST_TMPDIR/absent" rm nope
+	assert_failure 1
+	[ ! -e "$BATS_TEST_TMPDIR/absent" ]
 	run C rm nope
 	assert_failure 1
 	run C get nope app_id
