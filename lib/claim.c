@@ -117,7 +117,7 @@ bool claim_valid_lease(const char *s)
 	return n >= 1 && n <= CLAIM_LEASE_MAX && is_lower_alnum(s[0]) && all_in(s, n, lease_char);
 }
 
-static bool valid_key(const char *k)
+bool claim_valid_key(const char *k)
 {
 	size_t n = strlen(k);
 	return n >= 1 && n <= CLAIM_KEY_MAX && k[0] >= 'a' && k[0] <= 'z' && all_in(k, n, key_char);
@@ -172,7 +172,7 @@ static int bad(struct err *e, const char *key, const char *why)
 
 int claim_check_field(const char *key, const char *value, struct buf *out, struct err *e)
 {
-	if (!valid_key(key))
+	if (!claim_valid_key(key))
 		return err_set(e, EXIT_USAGE, "invalid field name '%.*s' (1 to %d of [a-z0-9_], starting with a letter)",
 			       (int)(strlen(key) > 80 ? 80 : strlen(key)), key, CLAIM_KEY_MAX);
 	size_t n = strlen(value);
@@ -308,7 +308,7 @@ int claim_set(struct claim *c, const char *key, const char *value, struct err *e
 {
 	struct buf v = { 0 };
 	int rc = *value ? claim_check_field(key, value, &v, e) : EXIT_OK;
-	if (rc == EXIT_OK && !*value && (!valid_key(key) || type_of(key) == F_READONLY))
+	if (rc == EXIT_OK && !*value && (!claim_valid_key(key) || type_of(key) == F_READONLY))
 		rc = claim_check_field(key, value, &v, e); /* the same messages for a removal */
 	if (rc == EXIT_OK)
 		rc = put_field(c, key, v.data ? (const char *)v.data : "", e);
@@ -388,7 +388,7 @@ int claim_parse(struct claim *c, const char *text, size_t len, struct err *e)
 		const char *name = key.len ? (const char *)key.data : "";
 		int v = k + 1;
 		enum json_type jt = json_type(&j, v);
-		if (!key.len || strlen(name) != key.len || !valid_key(name)) {
+		if (!key.len || strlen(name) != key.len || !claim_valid_key(name)) {
 			rc = err_set(e, EXIT_MALFORMED, "invalid field name");
 			goto out;
 		}
@@ -1205,8 +1205,12 @@ int claim_find(const struct claim_store *s, const char *key, const char *value, 
 {
 	struct buf norm = { 0 };
 	int rc;
+	if (!claim_valid_key(key))
+		return claim_check_field(key, value, &norm, e); /* the message for an invalid name */
+	if (!*value)
+		return EXIT_OK; /* no claim has an empty value */
 	if (!strcmp(key, "lease_id") || !strcmp(key, "revision") || !strcmp(key, "version"))
-		rc = valid_key(key) && buf_append_str(&norm, value) ? EXIT_OK : err_set(e, EXIT_SYSTEM, "out of memory");
+		rc = buf_append_str(&norm, value) ? EXIT_OK : err_set(e, EXIT_SYSTEM, "out of memory");
 	else
 		rc = claim_check_field(key, value, &norm, e);
 	if (rc == EXIT_OK && !strcmp(key, "revision"))

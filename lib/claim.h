@@ -73,6 +73,8 @@ void claim_store_close(struct claim_store *s);
 
 /* Validation. Lease ids and slugs: 1..64 of [a-z0-9_-], first [a-z0-9]. */
 bool claim_valid_lease(const char *s);
+/* Field names: 1..64 of [a-z0-9_], first a letter. */
+bool claim_valid_key(const char *key);
 /* Checks one KEY=VALUE against the field table (doc/phala-claim.1) and appends
  * the stored form of value to out (app ids etc. lowercased). EXIT_USAGE with
  * "KEY: why" when invalid. lease_id, revision and version cannot be set. */

@@ -176,6 +176,13 @@ state=creating"
 	assert_output --partial "app_id: expected 40 hex digits"
 	run C find noequals
 	assert_failure 2
+	run C find owner=
+	assert_failure 1
+	run C find lease_id=
+	assert_failure 1
+	run C find Bad-Key=x
+	assert_failure 2
+	assert_output --partial "invalid field name"
 }
 
 @test "list: sorted, one line each; an absent directory is an empty list" {
