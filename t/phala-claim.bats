@@ -528,6 +528,20 @@ l2	'
 	assert_success
 }
 
+@test "lock: SIGTERM to phala-claim reaches CMD; its status comes back and the lock is free" {
+	C create l1 > /dev/null
+	"$BIN/phala-claim" --dir "$D" lock l1 -- sh -c 'trap "exit 3" TERM; touch ready; while [ ! -e stop ]; do sleep 0.1; done' &
+	lockpid=$!
+	while [ ! -e ready ]; do sleep 0.05; done
+	(sleep 20; touch stop) > /dev/null 2>&1 & # ends CMD should the signal be lost
+	kill -TERM "$lockpid"
+	status=0
+	wait "$lockpid" || status=$?
+	[ "$status" -eq 3 ]
+	run timeout 10 "$BIN/phala-claim" --dir "$D" set l1 state=ready
+	assert_success
+}
+
 @test "lock hand-down is checked: a descriptor of another lease's lock file does not bypass the lock" {
 	C create l1 seq=0 > /dev/null
 	C create l2 > /dev/null
