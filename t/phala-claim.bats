@@ -533,10 +533,12 @@ l2	'
 	"$BIN/phala-claim" --dir "$D" lock l1 -- sh -c 'trap "exit 3" TERM; touch ready; while [ ! -e stop ]; do sleep 0.1; done' &
 	lockpid=$!
 	while [ ! -e ready ]; do sleep 0.05; done
-	(sleep 20; touch stop) > /dev/null 2>&1 & # ends CMD should the signal be lost
+	(sleep 20; touch stop) > /dev/null 2>&1 3>&- & # ends CMD should the signal be lost
+	watchdog=$!
 	kill -TERM "$lockpid"
 	status=0
 	wait "$lockpid" || status=$?
+	kill "$watchdog"
 	[ "$status" -eq 3 ]
 	run timeout 10 "$BIN/phala-claim" --dir "$D" set l1 state=ready
 	assert_success
