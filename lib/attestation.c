@@ -420,7 +420,7 @@ static int v1_attestation_field(void *ctx, struct cursor *c, int k, const char *
 static int msgpack_v1(struct dstack_attestation *a, struct cursor *c, struct err *e)
 {
 	static const char *const names[] = { "version", "platform", "stack" };
-	const struct v1_schema s = { "attestation", names, 3, 0x7 };
+	const struct v1_schema s = { "v1", names, 3, 0x7 };
 	return v1_struct(c, &s, v1_attestation_field, a, e);
 }
 
@@ -456,6 +456,9 @@ int attestation_decode(struct dstack_attestation *a, const uint8_t *p, size_t n,
 	memset(a, 0, sizeof *a);
 	struct cursor c = cursor_of(p, n);
 	int rc;
+	if (n > ATTESTATION_MAX_BYTES)
+		return err_set(e, EXIT_MALFORMED, "attestation: %zu bytes exceed the %d-byte limit", n,
+			       ATTESTATION_MAX_BYTES);
 	if (n && p[0] == 0x00) {
 		a->format = ATTESTATION_SCALE_V0;
 		rc = scale_v0(a, &c, e);

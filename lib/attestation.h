@@ -13,10 +13,16 @@
 #include "err.h"
 #include "eventlog.h"
 
+/* dstack refuses larger encodings (MAX_ATTESTATION_BYTES, 10 MiB). */
+#define ATTESTATION_MAX_BYTES (10 * 1024 * 1024)
+
 enum attestation_format { ATTESTATION_SCALE_V0, ATTESTATION_MSGPACK_V1 };
 
 struct dstack_attestation {
-	enum attestation_format format;
+	/* dstack refuses larger encodings (MAX_ATTESTATION_BYTES, 10 MiB). */
+#define ATTESTATION_MAX_BYTES (10 * 1024 * 1024)
+
+enum attestation_format format;
 	struct buf quote;
 	/* The event log: the boot events kept (the three ACPI ones) and every
 	 * runtime event, digests empty. */
