@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "digest.h"
 #include "msgpack.h"
 
 /* SCALE compact integer: the low two bits of the first byte select the mode. */
@@ -424,6 +425,19 @@ static int msgpack_v1(struct dstack_attestation *a, struct cursor *c, struct err
 	return v1_struct(c, &s, v1_attestation_field, a, e);
 }
 
+/* dstack-pod: report_data must be SHA-512("app-data:" || report_data_payload),
+ * as dstack's V1 verify_with_time requires (attestation.rs:1041-1049). */
+static int check_pod_binding(const struct dstack_attestation *a, struct err *e)
+{
+	uint8_t want[SHA512_LEN];
+	if (sha512_spans(want, SPANS({ "app-data:", 9 }, { a->report_data_payload.data, a->report_data_payload.len })))
+		return err_set(e, EXIT_SYSTEM, "attestation: SHA-512 failed");
+	if (memcmp(want, a->report_data, 64))
+		return err_set(e, EXIT_REJECTED,
+			       "attestation: dstack-pod report_data is not SHA-512(\"app-data:\" || report_data_payload)");
+	return EXIT_OK;
+}
+
 /* The runtime_events list must be the log's runtime events, in order. */
 static int check_runtime_consistency(const struct dstack_attestation *a, struct err *e)
 {
@@ -474,6 +488,8 @@ int attestation_decode(struct dstack_attestation *a, const uint8_t *p, size_t n,
 		return err_set(e, EXIT_MALFORMED, "attestation: %zu trailing bytes after the %s", cur_left(&c),
 			       a->format == ATTESTATION_SCALE_V0 ? "VM config" : "msgpack map");
 	a->consumed = c.pos;
+	if (a->pod && check_pod_binding(a, e))
+		return e->code;
 	return a->runtime.n ? check_runtime_consistency(a, e) : EXIT_OK;
 }
 

@@ -41,7 +41,8 @@ enum attestation_format format;
  * Non-TDX platforms are refused with EXIT_MALFORMED naming the platform, as
  * is a V1 version other than 1 or an unknown stack kind. The layouts are
  * written down in doc/attestation-formats.md. A runtime_events list that
- * differs from the log's runtime events is EXIT_REJECTED. */
+ * differs from the log's runtime events, or a dstack-pod report_data that is
+ * not SHA-512("app-data:" || report_data_payload), is EXIT_REJECTED. */
 int attestation_decode(struct dstack_attestation *a, const uint8_t *p, size_t n, struct err *e);
 /* True when the first byte is a msgpack map marker (fixmap, map16, map32):
  * the V1 form; V0 starts with 00. */

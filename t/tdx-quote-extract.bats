@@ -167,12 +167,18 @@ v1_cert() {
 	assert_output --partial "1 trailing bytes after the msgpack map"
 }
 
-@test ".1.8 msgpack V1: dstack-pod carries its report_data_payload" {
+@test ".1.8 msgpack V1: dstack-pod's report_data must be SHA-512(app-data: payload)" {
 	v1_cert "$BATS_TEST_TMPDIR/c.pem" --stack dstack-pod
 	run X --json "$BATS_TEST_TMPDIR/c.pem"
 	assert_success
 	assert_output --partial '"stack":"dstack-pod"'
 	assert_output --partial '"report_data_payload":"{\"test\":\"pod payload\"}"'
+	want=$(printf 'app-data:{"test":"pod payload"}' | openssl dgst -sha512 -r | cut -d' ' -f1)
+	assert_output --partial "\"report_data\":\"$want\""
+	v1_cert "$BATS_TEST_TMPDIR/c.pem" --stack dstack-pod --unbound
+	run X --json "$BATS_TEST_TMPDIR/c.pem"
+	assert_failure 1
+	assert_output 'tdx-quote-extract: certificate: attestation: dstack-pod report_data is not SHA-512("app-data:" || report_data_payload)'
 }
 
 @test ".1.8 msgpack V1: truncated, wrong type and huge length are exit 3 with the field named" {

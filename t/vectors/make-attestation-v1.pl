@@ -12,18 +12,22 @@
 #                     to the V2 replay (the quote signature no longer holds)
 #     --version N     the top-level version field (default 1)
 #     --platform KIND platform.kind (default tdx)
-#     --stack KIND    stack.kind (default dstack; dstack-pod adds report_data_payload)
+#     --stack KIND    stack.kind (default dstack). dstack-pod adds report_data_payload and,
+#                     as Attestation::with_report_data does, sets report_data (stack and
+#                     quote) to SHA-512("app-data:" || payload)
+#     --unbound       dstack-pod: keep the original report_data (binding broken)
 #     --trailing      append one byte after the map
 #     --hex           print hex instead of bytes
 use strict;
 use warnings;
-use Digest::SHA qw(sha384);
+use Digest::SHA qw(sha384 sha512);
 use Getopt::Long;
 use JSON::PP;
 
-my ($v2, $version, $platform, $stack, $trailing, $hex) = (0, 1, 'tdx', 'dstack', 0, 0);
+my ($v2, $version, $platform, $stack, $unbound, $trailing, $hex) = (0, 1, 'tdx', 'dstack', 0, 0, 0);
 GetOptions('v2' => \$v2, 'version=i' => \$version, 'platform=s' => \$platform, 'stack=s' => \$stack,
-	   'trailing' => \$trailing, 'hex' => \$hex) or die "usage: $0 [--v2] [--version N] [--platform K] [--stack K] [--trailing] [--hex]\n";
+	   'unbound' => \$unbound, 'trailing' => \$trailing, 'hex' => \$hex)
+	or die "usage: $0 [--v2] [--version N] [--platform K] [--stack K] [--unbound] [--trailing] [--hex]\n";
 
 my $root = $0 =~ m{^(.*)/t/vectors/} ? $1 : '.';
 open my $fh, '<', "$root/testdata/dstack-tdx-lite-attestation.json" or die "open: $!\n";
@@ -94,6 +98,11 @@ if ($v2) {
 	substr($quote, 48 + 472, 48) = $rtmr3;
 }
 my $ver = $v2 ? 2 : 1;
+my $pod_payload = '{"test":"pod payload"}';
+if ($stack eq 'dstack-pod' && !$unbound) {
+	$report_data = sha512("app-data:$pod_payload");
+	substr($quote, 48 + 520, 64) = $report_data;    # TDREPORT10 REPORTDATA at body offset 520
+}
 
 sub tdx_event {
 	my ($e) = @_;
@@ -110,7 +119,7 @@ sub runtime_event {
 my $platform_data = mp_struct(quote => mp_vec_u8($quote), event_log => mp_array(map { tdx_event($_) } @log));
 my @stack_data = (report_data => mp_vec_u8($report_data), runtime_events => mp_array(map { runtime_event($_) } @runtime),
 		  config => mp_str($config));
-push @stack_data, report_data_payload => mp_str('{"test":"pod payload"}') if $stack eq 'dstack-pod';
+push @stack_data, report_data_payload => mp_str($pod_payload) if $stack eq 'dstack-pod';
 my $out = mp_struct(
 	version  => mp_uint($version),
 	platform => mp_struct(kind => mp_str($platform), data => $platform_data),
