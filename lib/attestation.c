@@ -357,7 +357,9 @@ static int v1_platform(struct dstack_attestation *a, struct cursor *c, const cha
 					       t.shown);
 		return err_set(e, EXIT_MALFORMED, "unknown platform kind \"%s\"", t.shown);
 	}
-	const struct v1_schema s = { "platform.data", names, 2, 0x3 };
+	char path[128];
+	snprintf(path, sizeof path, "%s.data", where);
+	const struct v1_schema s = { path, names, 2, 0x3 };
 	return v1_struct(&t.data, &s, v1_platform_field, a, e);
 }
 
@@ -397,7 +399,9 @@ static int v1_stack(struct dstack_attestation *a, struct cursor *c, const char *
 		return err_set(e, EXIT_MALFORMED, "unknown stack kind \"%s\" (expected \"dstack\" or \"dstack-pod\")",
 			       t.shown);
 	/* A report_data_payload key in plain "dstack" is an unknown field. */
-	const struct v1_schema s = { "stack.data", names, a->pod ? 4 : 3, a->pod ? 0xf : 0x7 };
+	char path[128];
+	snprintf(path, sizeof path, "%s.data", where);
+	const struct v1_schema s = { path, names, a->pod ? 4 : 3, a->pod ? 0xf : 0x7 };
 	return v1_struct(&t.data, &s, v1_stack_field, a, e);
 }
 

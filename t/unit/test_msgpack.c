@@ -279,7 +279,7 @@ static void v1_hand_made_documents(void)
 	CHECK(decode_doc("\x01", 1, "t\x01x", NULL, 0, "dstack", 64, NULL, 0, &e) == EXIT_MALFORMED &&
 	      strstr(e.msg, "unknown platform kind \"t?x\""));
 	CHECK(decode_doc("\x01", 1, "tdx", NULL, 0, "dstack", 63, NULL, 0, &e) == EXIT_MALFORMED &&
-	      strstr(e.msg, "stack.data.report_data: 63 bytes, expected 64"));
+	      strstr(e.msg, "attestation: v1.stack.data.report_data: 63 bytes, expected 64"));
 	/* dstack-pod needs its report_data_payload. */
 	CHECK(decode_doc("\x01", 1, "tdx", NULL, 0, "dstack-pod", 64, NULL, 0, &e) == EXIT_MALFORMED &&
 	      strstr(e.msg, "missing field \"report_data_payload\""));
@@ -299,7 +299,7 @@ static void v1_hand_made_documents(void)
 					  'p', 'a', 'y', 'l', 'o', 'a', 'd', 0xc4, 0x00, 0xa6, 'd', 'i', 'g', 'e', 's', 't',
 					  0xc4, 0x00 };
 	CHECK(decode_doc("\x01", 1, "tdx", ev_imr, sizeof ev_imr, "dstack", 64, NULL, 0, &e) == EXIT_MALFORMED &&
-	      strstr(e.msg, "event_log[0]: imr 4 out of range"));
+	      strstr(e.msg, "attestation: v1.platform.data.event_log[0]: imr 4 out of range"));
 	static const uint8_t ev_dup[] = { EV_HEAD, 0xc4, 0x00, 0xa3, 'i', 'm', 'r', 0x03 };
 	uint8_t dup[64];
 	memcpy(dup, ev_dup, sizeof ev_dup);
