@@ -191,6 +191,11 @@ setup() {
 	run R --json "$DATA/dstack-attestation-v1.msgpack"
 	assert_success
 	assert_output --partial '"source":"attestation"'
+	# The guest agent's Attest form: {"attestation": hex}, here of the V1 bytes.
+	printf '{"attestation": "%s"}' "$(od -An -v -tx1 "$DATA/dstack-attestation-v1.msgpack" | tr -d ' \n')" > v1.json
+	run R v1.json
+	assert_success
+	[ "$output" = "$(cat v0.out)" ]
 }
 
 @test ".1.8 msgpack V1 with V2 runtime events: V2 digests replay to the (rewritten) RTMR3" {
