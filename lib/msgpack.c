@@ -253,18 +253,28 @@ int mp_map(struct cursor *c, const char *what, uint64_t *n, struct err *e)
 	return EXIT_OK;
 }
 
+/* An integer item in 0..max, else the error naming what. */
+static int check_uint(const struct mp_item *it, const char *what, uint64_t max, struct err *e)
+{
+	if (it->type != MP_INT)
+		return err_set(e, EXIT_MALFORMED, "%s: expected integer, got %s", what, mp_type_name(it->type));
+	if (it->neg)
+		return err_set(e, EXIT_MALFORMED, "%s: %lld is negative", what, (long long)it->i);
+	if (it->u > max)
+		return err_set(e, EXIT_MALFORMED, "%s: %llu exceeds %llu", what, (unsigned long long)it->u,
+			       (unsigned long long)max);
+	return EXIT_OK;
+}
+
 int mp_uint(struct cursor *c, const char *what, uint64_t max, uint64_t *v, struct err *e)
 {
 	struct cursor save = *c;
 	struct mp_item it;
-	if (expect(c, what, MP_INT, &it, e))
+	if (mp_read(c, what, &it, e))
 		return e->code;
-	if (it.neg || it.u > max) {
+	if (check_uint(&it, what, max, e)) {
 		*c = save;
-		if (it.neg)
-			return err_set(e, EXIT_MALFORMED, "%s: %lld is negative", what, (long long)it.i);
-		return err_set(e, EXIT_MALFORMED, "%s: %llu exceeds %llu", what, (unsigned long long)it.u,
-			       (unsigned long long)max);
+		return e->code;
 	}
 	*v = it.u;
 	return EXIT_OK;
@@ -312,14 +322,17 @@ int mp_bytes(struct cursor *c, const char *what, unsigned accept, struct buf *ou
 	if (!buf_reserve(out, (size_t)it.u)) /* it.u <= bytes left: the header check */
 		return err_set(e, EXIT_SYSTEM, "%s: out of memory", what);
 	for (uint64_t i = 0; i < it.u; i++) {
-		char name[96];
-		uint64_t b;
-		snprintf(name, sizeof name, "%.64s[%llu]", what, (unsigned long long)i);
-		if (mp_uint(c, name, 255, &b, e)) {
+		struct cursor at = *c;
+		struct mp_item b;
+		if (read_item(c, what, &b, e) || check_uint(&b, what, 255, e)) {
+			char name[96]; /* only now: formatting it per byte would dominate decoding */
+			snprintf(name, sizeof name, "%.64s[%llu]", what, (unsigned long long)i);
+			if (!read_item(&at, name, &b, e))
+				check_uint(&b, name, 255, e);
 			*c = save;
 			return e->code;
 		}
-		uint8_t byte = (uint8_t)b;
+		uint8_t byte = (uint8_t)b.u;
 		buf_append(out, &byte, 1);
 	}
 	return EXIT_OK;
