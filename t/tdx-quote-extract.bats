@@ -77,6 +77,9 @@ X() { "$BIN/tdx-quote-extract" "$@"; }
 	run X --check-binding -o /dev/null "$DATA/dstack-attestation-cert.pem"
 	assert_failure 1
 	assert_output --partial 'is not SHA-512("ratls-cert:" || leaf public key)'
+	run X --check-binding -o /dev/null "$DATA/dstack-attestation-v1-cert.pem"
+	assert_failure 1
+	assert_output --partial 'is not SHA-512("ratls-cert:" || leaf public key)'
 }
 
 @test "--check-binding: a broken chain signature is exit 1 naming the certificate" {
