@@ -3,8 +3,8 @@
 #include <limits.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sgxroot.h"
@@ -28,43 +28,66 @@ static X509 *cert_der(const uint8_t *der, long len)
 	return x;
 }
 
+static bool b64_char(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+	       c == '=';
+}
+
+/* One PEM certificate at pem[*at]: the BEGIN line, base64 lines (LF or CRLF
+ * line ends only) in canonical encoding, the END line. Strict, so that any
+ * change to the text changes the certificate or fails. */
+static X509 *pem_block(const uint8_t *pem, size_t len, size_t *at)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
+	size_t i = *at, bl = sizeof begin - 1, el = sizeof end - 1;
+	if (len - i < bl || memcmp(pem + i, begin, bl))
+		return NULL;
+	i += bl;
+	size_t cap = len - i, n = 0;
+	uint8_t *b64 = malloc(cap + 1);
+	if (!b64)
+		return NULL;
+	X509 *x = NULL;
+	for (; i < len; i++) {
+		if (pem[i] == '\n' || (pem[i] == '\r' && i + 1 < len && pem[i + 1] == '\n'))
+			continue;
+		if (!b64_char(pem[i]))
+			break;
+		b64[n++] = pem[i];
+	}
+	if (n && n % 4 == 0 && n <= INT_MAX && len - i >= el && !memcmp(pem + i, end, el) && pem[i - 1] == '\n') {
+		uint8_t *der = malloc(n / 4 * 3 + 1), *back = malloc(n + 1);
+		int dlen = der && back ? EVP_DecodeBlock(der, b64, (int)n) : -1;
+		if (dlen > 0) {
+			/* EVP_DecodeBlock counts the padding as zero bytes. */
+			dlen -= (b64[n - 1] == '=') + (b64[n - 2] == '=');
+			if (EVP_EncodeBlock(back, der, dlen) == (int)n && !memcmp(back, b64, n))
+				x = cert_der(der, dlen);
+		}
+		free(der);
+		free(back);
+	}
+	free(b64);
+	ERR_clear_error();
+	*at = i + el;
+	return x;
+}
+
 int certchain_pem(const uint8_t *pem, size_t len, STACK_OF(X509) **out, struct err *e)
 {
-	static const char begin[] = "-----BEGIN CERTIFICATE-----";
 	*out = NULL;
 	if (len > INT_MAX)
 		return err_set(e, EXIT_MALFORMED, "certificate chain too large");
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
 	STACK_OF(X509) *chain = sk_X509_new_null();
-	if (!bio || !chain) {
-		BIO_free(bio);
-		sk_X509_free(chain);
+	if (!chain)
 		return err_set(e, EXIT_SYSTEM, "out of memory");
-	}
 	int rc = EXIT_OK;
-	for (;;) {
-		char *rest;
-		long left = BIO_get_mem_data(bio, &rest);
-		size_t at = skip_space((const uint8_t *)rest, (size_t)left, 0);
-		if (at == (size_t)left)
-			break;
-		if ((size_t)left - at < sizeof begin - 1 || memcmp(rest + at, begin, sizeof begin - 1)) {
-			rc = err_set(e, EXIT_MALFORMED, "certificate chain: text other than PEM certificates after certificate %d",
-				     sk_X509_num(chain));
-			break;
-		}
-		char *name = NULL, *header = NULL;
-		unsigned char *der = NULL;
-		long dlen = 0;
-		X509 *x = NULL;
-		if (PEM_read_bio(bio, &name, &header, &der, &dlen) == 1 && !strcmp(name, "CERTIFICATE") && !*header)
-			x = cert_der(der, dlen);
-		OPENSSL_free(name);
-		OPENSSL_free(header);
-		OPENSSL_free(der);
-		ERR_clear_error();
+	for (size_t at = skip_space(pem, len, 0); at < len; at = skip_space(pem, len, at)) {
+		X509 *x = pem_block(pem, len, &at);
 		if (!x) {
-			rc = err_set(e, EXIT_MALFORMED, "certificate chain: certificate %d does not parse", sk_X509_num(chain) + 1);
+			rc = err_set(e, EXIT_MALFORMED, "certificate chain: certificate %d is not a well-formed PEM certificate",
+				     sk_X509_num(chain) + 1);
 			break;
 		}
 		if (!sk_X509_push(chain, x)) {
@@ -77,7 +100,6 @@ int certchain_pem(const uint8_t *pem, size_t len, STACK_OF(X509) **out, struct e
 			break;
 		}
 	}
-	BIO_free(bio);
 	if (!rc && !sk_X509_num(chain))
 		rc = err_set(e, EXIT_MALFORMED, "certificate chain: no certificate");
 	if (rc) {
@@ -181,10 +203,15 @@ int certchain_verify(const struct trust_root *root, STACK_OF(X509) *chain, time_
 		rc = err_set(e, EXIT_REJECTED, "%s%s%s", X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)),
 			     *who ? " at " : "", who);
 	} else {
+		/* Every certificate given must be on the path, in order: a root in
+		 * the input is the trusted root itself, not a look-alike. */
 		STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(ctx);
-		X509 *top = sk_X509_value(built, sk_X509_num(built) - 1);
-		if (X509_cmp(top, root->cert))
+		int n = sk_X509_num(chain), m = sk_X509_num(built);
+		if (X509_cmp(sk_X509_value(built, m - 1), root->cert))
 			rc = err_set(e, EXIT_REJECTED, "chain does not end at the root CA");
+		for (int i = 0; i < n && !rc; i++)
+			if (i >= m || X509_cmp(sk_X509_value(chain, i), sk_X509_value(built, i)))
+				rc = err_set(e, EXIT_REJECTED, "certificate %d of the chain is not on the path to the root CA", i + 1);
 	}
 	ERR_clear_error();
 	X509_STORE_CTX_free(ctx);
