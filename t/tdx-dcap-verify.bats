@@ -27,7 +27,7 @@ verify_fails() {
 }
 
 @test "real sample: same status, advisory IDs and TD fields as @phala/dcap-qvl and dcap-qvl-web" {
-	# Expected values: `make peers` (t/peers/dcap-qvl.sh) ran @phala/dcap-qvl 0.3.9 (JS) and
+	# Expected values: t/peers/dcap-qvl.sh ran @phala/dcap-qvl 0.3.9 (JS) and
 	# @phala/dcap-qvl-web 0.3.3 (wasm) on this quote and collateral at 1751328000; both said
 	# {"status":"UpToDate","advisory_ids":[]} with these report fields.
 	run V --json --collateral "$C" --now "$NOW" "$Q"
