@@ -6,7 +6,8 @@
  *
  * The verifier keeps the root and the parsed collateral (certificates, CRLs,
  * TCB info, QE identity), so repeated verifications parse nothing twice;
- * every signature and every check still runs on every call. */
+ * every signature and every check still runs on every call. A verifier is
+ * not safe to share between threads (dcap_verify updates its PCK chain cache). */
 #ifndef LIB_DCAP_H
 #define LIB_DCAP_H
 
@@ -67,6 +68,11 @@ struct dcap_verifier {
 	X509_CRL *root_crl, *pck_crl;
 	STACK_OF(X509) *pck_crl_chain, *tcb_chain, *qe_chain, *pck_chain;
 	EVP_PKEY *tcb_key, *qe_key; /* leaf keys of tcb_chain and qe_chain */
+	/* The PCK chain of the last quote, parsed, reused while the next quote
+	 * carries the same bytes (the same platform): OpenSSL 3's certificate
+	 * decoding costs more than the signature checks. */
+	struct buf quote_chain_pem;
+	STACK_OF(X509) *quote_chain;
 };
 
 /* root_pem NULL: the pinned Intel root. */
@@ -97,7 +103,7 @@ void dcap_result_free(struct dcap_result *r);
  * message naming the check when one failed; EXIT_MALFORMED when a part of
  * the quote (PCK chain, SGX extension) cannot be parsed; EXIT_SYSTEM on
  * OpenSSL/memory failure. The accepted-status policy is dcap_judge's. */
-int dcap_verify(const struct dcap_verifier *v, const struct tdx_quote *q, time_t now, struct dcap_result *r,
+int dcap_verify(struct dcap_verifier *v, const struct tdx_quote *q, time_t now, struct dcap_result *r,
 		struct err *e);
 /* After dcap_verify returned EXIT_OK: EXIT_REJECTED (r->failed set to
  * CHECK_TCB_STATUS or CHECK_NO_COLLATERAL) when the status is not in accept. */
