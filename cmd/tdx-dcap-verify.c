@@ -67,43 +67,31 @@ static void parse_options(struct options *o, int argc, char **argv)
 
 static void write_td(struct jsonw *w, const struct tdx_quote *q)
 {
-	static const char *rtmr[4] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
 	const struct td_report *t = &q->td;
+	const struct {
+		const char *name;
+		const uint8_t *p;
+		size_t n;
+	} f[] = {
+		{ "tee_tcb_svn", t->tee_tcb_svn, 16 },	 { "mr_seam", t->mr_seam, 48 },
+		{ "mr_signer_seam", t->mr_signer_seam, 48 }, { "seam_attributes", t->seam_attributes, 8 },
+		{ "td_attributes", t->td_attributes, 8 },	 { "xfam", t->xfam, 8 },
+		{ "mr_td", t->mr_td, 48 },			 { "mr_config_id", t->mr_config_id, 48 },
+		{ "mr_owner", t->mr_owner, 48 },		 { "mr_owner_config", t->mr_owner_config, 48 },
+		{ "rtmr0", t->rtmr[0], 48 },			 { "rtmr1", t->rtmr[1], 48 },
+		{ "rtmr2", t->rtmr[2], 48 },			 { "rtmr3", t->rtmr[3], 48 },
+		{ "report_data", t->report_data, 64 },	 { "tee_tcb_svn2", t->tee_tcb_svn2, 16 },
+		{ "mr_service_td", t->mr_service_td, 48 },
+	};
 	jw_key(w, "quote_version");
 	jw_u64(w, q->version);
 	jw_key(w, "td_report");
 	jw_str(w, q->body_type == 3 ? "TD15" : "TD10");
-	jw_key(w, "tee_tcb_svn");
-	jw_hex(w, t->tee_tcb_svn, 16);
-	jw_key(w, "mr_seam");
-	jw_hex(w, t->mr_seam, 48);
-	jw_key(w, "mr_signer_seam");
-	jw_hex(w, t->mr_signer_seam, 48);
-	jw_key(w, "seam_attributes");
-	jw_hex(w, t->seam_attributes, 8);
-	jw_key(w, "td_attributes");
-	jw_hex(w, t->td_attributes, 8);
-	jw_key(w, "xfam");
-	jw_hex(w, t->xfam, 8);
-	jw_key(w, "mr_td");
-	jw_hex(w, t->mr_td, 48);
-	jw_key(w, "mr_config_id");
-	jw_hex(w, t->mr_config_id, 48);
-	jw_key(w, "mr_owner");
-	jw_hex(w, t->mr_owner, 48);
-	jw_key(w, "mr_owner_config");
-	jw_hex(w, t->mr_owner_config, 48);
-	for (int i = 0; i < 4; i++) {
-		jw_key(w, rtmr[i]);
-		jw_hex(w, t->rtmr[i], 48);
-	}
-	jw_key(w, "report_data");
-	jw_hex(w, t->report_data, 64);
-	if (t->tee_tcb_svn2) {
-		jw_key(w, "tee_tcb_svn2");
-		jw_hex(w, t->tee_tcb_svn2, 16);
-		jw_key(w, "mr_service_td");
-		jw_hex(w, t->mr_service_td, 48);
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		if (!f[i].p)
+			continue; /* TD 1.5 fields of a TD 1.0 report */
+		jw_key(w, f[i].name);
+		jw_hex(w, f[i].p, f[i].n);
 	}
 }
 

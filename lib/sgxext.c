@@ -72,82 +72,87 @@ static bool integer(const ASN1_TYPE *v, int type, int64_t max, int64_t *out)
 	return ok == 1 && *out >= 0 && *out <= max;
 }
 
-static int parse_tcb(const ASN1_TYPE *v, struct sgx_ext *x, struct err *e)
+/* One member: its last arc and value; returns 0 or an error. */
+typedef int member_fn(int arc, const ASN1_TYPE *val, struct sgx_ext *x, struct err *e);
+
+/* Walks the SEQUENCE OF SEQUENCE { OID, value } in der, whose OIDs are the
+ * SGX prefix plus depth arcs (the first of which must be parent when depth
+ * is 2); arcs 1..31 at most once each. *seen gets the set of arcs seen. */
+static int walk(const uint8_t *der, size_t len, int depth, int parent, member_fn *one, struct sgx_ext *x,
+		uint32_t *seen, struct err *e)
 {
-	if (v->type != V_ASN1_SEQUENCE)
-		return bad(e, "TCB is not a SEQUENCE");
-	STACK_OF(ASN1_TYPE) *s = seq_any(v->value.sequence->data, (size_t)v->value.sequence->length);
+	STACK_OF(ASN1_TYPE) *s = seq_any(der, len);
 	if (!s)
-		return bad(e, "TCB does not parse");
-	uint32_t seen = 0;
+		return bad(e, depth == 1 ? "not a DER SEQUENCE" : "TCB is not a DER SEQUENCE");
+	*seen = 0;
 	int rc = EXIT_OK;
 	for (int i = 0; i < sk_ASN1_TYPE_num(s) && !rc; i++) {
 		STACK_OF(ASN1_TYPE) *pair = NULL;
 		const ASN1_TYPE *val;
-		int arcs[2];
-		int64_t n;
-		if (member(sk_ASN1_TYPE_value(s, i), &pair, arcs, &val) != 2 || arcs[0] != 2 || arcs[1] < 1 || arcs[1] > 18)
-			rc = bad(e, "unexpected member in TCB");
-		else if (seen & (1u << arcs[1]))
-			rc = bad(e, "repeated member in TCB");
-		else if (arcs[1] <= 16 && integer(val, V_ASN1_INTEGER, 255, &n))
-			x->comp_svn[arcs[1] - 1] = (uint8_t)n;
-		else if (arcs[1] == 17 && integer(val, V_ASN1_INTEGER, 65535, &n))
-			x->pcesvn = (uint16_t)n;
-		else if (arcs[1] != 18 || !octets(val, x->cpusvn, 16))
-			rc = bad(e, "TCB component out of range or of the wrong type");
-		seen |= 1u << arcs[1];
+		int arcs[2] = { 0, 0 };
+		int d = member(sk_ASN1_TYPE_value(s, i), &pair, arcs, &val);
+		int arc = arcs[depth - 1];
+		if (d != depth || (depth == 2 && arcs[0] != parent) || arc < 1 || arc > 31)
+			rc = bad(e, "member is not SEQUENCE { SGX OID, value }");
+		else if (*seen & (1u << arc))
+			rc = bad(e, "repeated member");
+		else
+			rc = one(arc, val, x, e);
+		if (!rc)
+			*seen |= 1u << arc;
 		sk_ASN1_TYPE_pop_free(pair, ASN1_TYPE_free);
 	}
 	sk_ASN1_TYPE_pop_free(s, ASN1_TYPE_free);
-	if (!rc && seen != 0x7fffeu)
-		rc = bad(e, "TCB lacks a component (need .2.1 to .2.18)");
 	return rc;
+}
+
+static int tcb_member(int arc, const ASN1_TYPE *val, struct sgx_ext *x, struct err *e)
+{
+	int64_t n;
+	if (arc <= 16 && integer(val, V_ASN1_INTEGER, 255, &n))
+		x->comp_svn[arc - 1] = (uint8_t)n;
+	else if (arc == 17 && integer(val, V_ASN1_INTEGER, 65535, &n))
+		x->pcesvn = (uint16_t)n;
+	else if (arc != 18 || !octets(val, x->cpusvn, 16))
+		return bad(e, "TCB component unknown, out of range or of the wrong type");
+	return EXIT_OK;
+}
+
+static int top_member(int arc, const ASN1_TYPE *val, struct sgx_ext *x, struct err *e)
+{
+	int64_t n;
+	uint32_t seen;
+	switch (arc) {
+	case 1: return octets(val, x->ppid, 16) ? 0 : bad(e, "PPID is not 16 octets");
+	case 2:
+		if (val->type != V_ASN1_SEQUENCE)
+			return bad(e, "TCB is not a SEQUENCE");
+		if (walk(val->value.sequence->data, (size_t)val->value.sequence->length, 2, 2, tcb_member, x, &seen, e))
+			return e->code;
+		return seen == 0x7fffeu ? 0 : bad(e, "TCB lacks a component (need .2.1 to .2.18)");
+	case 3: return octets(val, x->pce_id, 2) ? 0 : bad(e, "PCE-ID is not 2 octets");
+	case 4: return octets(val, x->fmspc, 6) ? 0 : bad(e, "FMSPC is not 6 octets");
+	case 5:
+		if (!integer(val, V_ASN1_ENUMERATED, 2, &n))
+			return bad(e, "SGX type is not 0, 1 or 2");
+		x->sgx_type = (int)n;
+		return EXIT_OK;
+	case 6:
+		x->has_platform_instance_id = true;
+		return octets(val, x->platform_instance_id, 16) ? 0 : bad(e, "platform instance ID is not 16 octets");
+	default: return EXIT_OK; /* .7 configuration and later additions: not used */
+	}
 }
 
 int sgx_ext_parse(const uint8_t *der, size_t len, struct sgx_ext *x, struct err *e)
 {
 	memset(x, 0, sizeof *x);
-	STACK_OF(ASN1_TYPE) *s = seq_any(der, len);
-	if (!s)
-		return bad(e, "not a DER SEQUENCE");
-	uint32_t seen = 0;
-	int rc = EXIT_OK;
-	for (int i = 0; i < sk_ASN1_TYPE_num(s) && !rc; i++) {
-		STACK_OF(ASN1_TYPE) *pair = NULL;
-		const ASN1_TYPE *val;
-		int arcs[2];
-		int64_t n;
-		int depth = member(sk_ASN1_TYPE_value(s, i), &pair, arcs, &val);
-		if (depth != 1) {
-			rc = bad(e, "member is not SEQUENCE { sgx OID, value }");
-		} else if (arcs[0] < 32 && (seen & (1u << arcs[0]))) {
-			rc = bad(e, "repeated member");
-		} else {
-			switch (arcs[0]) {
-			case 1: rc = octets(val, x->ppid, 16) ? 0 : bad(e, "PPID is not 16 octets"); break;
-			case 2: rc = parse_tcb(val, x, e); break;
-			case 3: rc = octets(val, x->pce_id, 2) ? 0 : bad(e, "PCE-ID is not 2 octets"); break;
-			case 4: rc = octets(val, x->fmspc, 6) ? 0 : bad(e, "FMSPC is not 6 octets"); break;
-			case 5:
-				rc = integer(val, V_ASN1_ENUMERATED, 2, &n) ? 0 : bad(e, "SGX type is not 0, 1 or 2");
-				x->sgx_type = (int)n;
-				break;
-			case 6:
-				rc = octets(val, x->platform_instance_id, 16) ? 0 : bad(e, "platform instance ID is not 16 octets");
-				x->has_platform_instance_id = true;
-				break;
-			default: break; /* .7 configuration and later additions: not used */
-			}
-			if (arcs[0] < 32)
-				seen |= 1u << arcs[0];
-		}
-		sk_ASN1_TYPE_pop_free(pair, ASN1_TYPE_free);
-	}
-	sk_ASN1_TYPE_pop_free(s, ASN1_TYPE_free);
-	if (!rc && (seen & 0x3eu) != 0x3eu)
-		rc = bad(e, "a mandatory member (PPID, TCB, PCE-ID, FMSPC, SGX type) is missing");
-	return rc;
+	uint32_t seen;
+	if (walk(der, len, 1, 0, top_member, x, &seen, e))
+		return e->code;
+	if ((seen & 0x3eu) != 0x3eu)
+		return bad(e, "a mandatory member (PPID, TCB, PCE-ID, FMSPC, SGX type) is missing");
+	return EXIT_OK;
 }
 
 int sgx_ext_from_cert(X509 *cert, struct sgx_ext *x, struct err *e)
