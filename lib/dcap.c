@@ -218,10 +218,21 @@ static int chain_check(const struct dcap_verifier *v, STACK_OF(X509) *chain, tim
 		r->ecdsa_verifies++; /* its issuer's signature, checked by certchain_verify */
 		if (!v->has_collateral)
 			continue;
-		X509_CRL *crl = !X509_NAME_cmp(X509_get_issuer_name(c), X509_get_subject_name(v->root.cert)) ? v->root_crl
-												    : v->pck_crl;
+		/* Collateral signing certificates hang off the root; only a PCK
+		 * chain may use the PCK CRL (checked before, by check_pck_crl). */
+		X509_CRL *crl = NULL;
+		if (!X509_NAME_cmp(X509_get_issuer_name(c), X509_CRL_get_issuer(v->root_crl)))
+			crl = v->root_crl;
+		else if (which == CHECK_PCK_CHAIN && !X509_NAME_cmp(X509_get_issuer_name(c), X509_CRL_get_issuer(v->pck_crl)))
+			crl = v->pck_crl;
+		if (!crl) {
+			char who[256];
+			cert_subject(c, who, sizeof who);
+			return fail(r, e, which == CHECK_PCK_CHAIN ? CHECK_PCK_CRL : which,
+				    "no CRL in the collateral from the issuer of %s", who);
+		}
 		if (crl_not_revoked(crl, c, e))
-			return fail_wrap(r, e, strstr(e->msg, "revoked") ? CHECK_CERT_REVOKED : which == CHECK_PCK_CHAIN ? CHECK_PCK_CRL : which);
+			return fail_wrap(r, e, CHECK_CERT_REVOKED);
 	}
 	return EXIT_OK;
 }

@@ -120,6 +120,22 @@ verify_fails() {
 	verify_fails pck_chain --collateral "$C" --now "$NOW" f.bin
 }
 
+@test "QE authentication data of 33 bytes, lengths rebuilt consistently, is refused" {
+	# u32 signature data length at 632, u32 certification data length at 766, u16 auth data
+	# length at 1218, auth data at 1220..1252: insert one byte and grow the three lengths.
+	perl -e 'local $/; my $q = <STDIN>;
+		substr($q, 1252, 0) = "\0";
+		for ([632, "V"], [766, "V"], [1218, "v"]) {
+			my ($at, $f) = @$_; my $n = $f eq "V" ? 4 : 2;
+			substr($q, $at, $n) = pack($f, unpack($f, substr($q, $at, $n)) + 1);
+		}
+		print $q' < "$Q" > auth33.bin
+	run V --json --accept NoCollateral auth33.bin
+	assert_failure 1
+	assert_output --partial '"failed_check":"qe_report_data"'
+	verify_fails qe_report_data --collateral "$C" --now "$NOW" auth33.bin
+}
+
 @test "trailing padding is tolerated; hex input and stdin work" {
 	cat "$Q" /dev/zero 2>/dev/null | head -c 6000 > padded.bin
 	run V --collateral "$C" --now "$NOW" padded.bin
