@@ -86,6 +86,17 @@ static int crl_field(const struct buf *der, const char *name, X509_CRL **out, st
 	return EXIT_OK;
 }
 
+/* Intel signs TCB info and QE identity with the same certificate: when the
+ * two issuer chains are the same text, it is parsed once. */
+static int qe_chain_field(struct dcap_verifier *v, struct err *e)
+{
+	const struct buf *a = &v->col.tcb_info_issuer_chain, *b = &v->col.qe_identity_issuer_chain;
+	if (a->len != b->len || memcmp(a->data, b->data, a->len))
+		return chain_field(b, "qe_identity_issuer_chain", &v->qe_chain, e);
+	v->qe_chain = X509_chain_up_ref(v->tcb_chain);
+	return v->qe_chain ? EXIT_OK : err_set(e, EXIT_SYSTEM, "out of memory");
+}
+
 int dcap_verifier_set_collateral(struct dcap_verifier *v, const char *json, size_t len, struct err *e)
 {
 	struct collateral *c = &v->col;
@@ -96,7 +107,7 @@ int dcap_verifier_set_collateral(struct dcap_verifier *v, const char *json, size
 	    crl_field(&c->pck_crl, "pck_crl", &v->pck_crl, e) ||
 	    chain_field(&c->pck_crl_issuer_chain, "pck_crl_issuer_chain", &v->pck_crl_chain, e) ||
 	    chain_field(&c->tcb_info_issuer_chain, "tcb_info_issuer_chain", &v->tcb_chain, e) ||
-	    chain_field(&c->qe_identity_issuer_chain, "qe_identity_issuer_chain", &v->qe_chain, e) ||
+	    qe_chain_field(v, e) ||
 	    (c->has_pck_certificate_chain &&
 	     chain_field(&c->pck_certificate_chain, "pck_certificate_chain", &v->pck_chain, e)))
 		return e->code;
