@@ -327,8 +327,8 @@ static int check_td_attributes(const struct tdx_quote *q, struct dcap_result *r,
 	return EXIT_OK;
 }
 
-static int check_qe_identity(const struct qe_identity *id, const struct sgx_report *qe, struct dcap_result *r,
-			     struct err *e)
+static int check_qe_identity(const struct qe_identity *id, const struct sgx_report *qe,
+			     const struct tcb_level **level, struct dcap_result *r, struct err *e)
 {
 	if (!ct_equal(qe->mr_signer, id->mrsigner, 32))
 		return fail(r, e, CHECK_QE_IDENTITY, "QE MRSIGNER differs from the QE identity's");
@@ -344,6 +344,7 @@ static int check_qe_identity(const struct qe_identity *id, const struct sgx_repo
 	r->qe_isvsvn = qe->isv_svn;
 	for (size_t i = 0; i < id->nlevels; i++) {
 		if (id->levels[i].isvsvn <= qe->isv_svn) {
+			*level = &id->levels[i];
 			r->qe_status = id->levels[i].status;
 			return EXIT_OK;
 		}
@@ -458,7 +459,9 @@ static int verify_quote(const struct dcap_verifier *v, const struct tdx_quote *q
 		return e->code;
 	r->has_pck = true;
 
-	int ok = ecdsa_verify(X509_get0_pubkey(leaf), q->qe_report.raw, SGX_REPORT_LEN, q->qe_report_signature, r);
+	EVP_PKEY *pck_key = X509_get0_pubkey(leaf);
+	ERR_clear_error();
+	int ok = pck_key ? ecdsa_verify(pck_key, q->qe_report.raw, SGX_REPORT_LEN, q->qe_report_signature, r) : 0;
 	if (ok < 0)
 		return err_set(e, EXIT_SYSTEM, "qe_report_signature: OpenSSL failure");
 	if (!ok)
@@ -473,34 +476,32 @@ static int verify_quote(const struct dcap_verifier *v, const struct tdx_quote *q
 		return fail(r, e, CHECK_QE_REPORT_DATA, "the upper 32 bytes of the QE report data are not zero");
 
 	EVP_PKEY *ak = p256_key(q->attestation_key);
-	ok = ak ? ecdsa_verify(ak, q->raw, q->signed_len, q->signature, r) : 0;
+	if (!ak)
+		return fail(r, e, CHECK_QUOTE_SIGNATURE, "the attestation key is not a P-256 point");
+	ok = ecdsa_verify(ak, q->raw, q->signed_len, q->signature, r);
 	EVP_PKEY_free(ak);
 	if (ok < 0)
 		return err_set(e, EXIT_SYSTEM, "quote_signature: OpenSSL failure");
 	if (!ok)
-		return fail(r, e, CHECK_QUOTE_SIGNATURE,
-			    ak ? "the quote is not signed by its attestation key" : "the attestation key is not a P-256 point");
+		return fail(r, e, CHECK_QUOTE_SIGNATURE, "the quote is not signed by its attestation key");
 
 	if (check_td_attributes(q, r, e))
 		return e->code;
 	if (!v->has_collateral)
 		return EXIT_OK;
 
+	/* Advisory IDs in first-seen order: platform, TDX module, QE. */
 	const struct collateral *c = &v->col;
-	if (check_qe_identity(&c->qe, &q->qe_report, r, e) || check_platform(&c->tcb, q, r, e) ||
+	const struct tcb_level *qe_level = NULL;
+	if (check_qe_identity(&c->qe, &q->qe_report, &qe_level, r, e) || check_platform(&c->tcb, q, r, e) ||
 	    check_tdx_module(&c->tcb, q, r, e))
 		return e->code;
+	if (!advisories_merge(&r->adv, &qe_level->adv))
+		return err_set(e, EXIT_SYSTEM, "out of memory");
 	enum tcb_status s = r->platform_status;
 	if (r->has_module_status)
 		s = worse(s, r->module_status);
 	r->status = worse(s, r->qe_status);
-	for (size_t i = 0; i < c->qe.nlevels; i++) {
-		if (c->qe.levels[i].isvsvn <= q->qe_report.isv_svn) {
-			if (!advisories_merge(&r->adv, &c->qe.levels[i].adv))
-				return err_set(e, EXIT_SYSTEM, "out of memory");
-			break;
-		}
-	}
 	r->evaluated = true;
 	return EXIT_OK;
 }
