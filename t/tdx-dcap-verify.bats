@@ -197,6 +197,11 @@ verify_fails() {
 	verify_fails pck_crl --collateral c.json --now "$NOW" "$Q"
 	cp "$C" c.json && edit c.json copy pck_crl_issuer_chain tcb_info_issuer_chain
 	verify_fails pck_crl --collateral c.json --now "$NOW" "$Q"
+	# An unparseable root CA CRL is malformed collateral, never skipped.
+	cp "$C" c.json && edit c.json set root_ca_crl 3082000a
+	run V --collateral c.json --now "$NOW" "$Q"
+	assert_failure 3
+	assert_output --partial 'collateral: root_ca_crl: not one DER CRL'
 	# No PCK CRL at all: revocation cannot be established.
 	cp "$C" c.json && edit c.json del pck_crl
 	run V --collateral c.json --now "$NOW" "$Q"
