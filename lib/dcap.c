@@ -312,7 +312,7 @@ static int check_pck_crl(const struct dcap_verifier *v, STACK_OF(X509) *pck, tim
 	return EXIT_OK;
 }
 
-static int check_td_attributes(const struct tdx_quote *q, struct dcap_result *r, struct err *e)
+int dcap_check_td_attributes(const struct tdx_quote *q, struct dcap_result *r, struct err *e)
 {
 	const uint8_t *a = q->td.td_attributes;
 	if (a[0] & 1)
@@ -485,13 +485,14 @@ static int verify_quote(const struct dcap_verifier *v, const struct tdx_quote *q
 	if (!ok)
 		return fail(r, e, CHECK_QUOTE_SIGNATURE, "the quote is not signed by its attestation key");
 
-	if (check_td_attributes(q, r, e))
+	if (dcap_check_td_attributes(q, r, e))
 		return e->code;
-	if (!v->has_collateral)
-		return EXIT_OK;
+	return v->has_collateral ? dcap_evaluate(&v->col, q, r, e) : EXIT_OK;
+}
 
+int dcap_evaluate(const struct collateral *c, const struct tdx_quote *q, struct dcap_result *r, struct err *e)
+{
 	/* Advisory IDs in first-seen order: platform, TDX module, QE. */
-	const struct collateral *c = &v->col;
 	const struct tcb_level *qe_level = NULL;
 	if (check_qe_identity(&c->qe, &q->qe_report, &qe_level, r, e) || check_platform(&c->tcb, q, r, e) ||
 	    check_tdx_module(&c->tcb, q, r, e))
