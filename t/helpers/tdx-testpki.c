@@ -27,6 +27,8 @@
 #include "json.h"
 #include "jsonw.h"
 #include "quote.h"
+#include "sgxext.h"
+#include "timefmt.h"
 
 static const char usage[] =
 	"usage: tdx-testpki pki DIR [options]         a test PKI into DIR (created 0700)\n"
@@ -73,7 +75,6 @@ static const char usage[] =
 	"       tdx-testpki parse QUOTE   lib/quote's reading of a quote, as key=value lines\n"
 	"  T: UNIX seconds or YYYY-MM-DDTHH:MM:SSZ. Exit: 0 ok, 2 usage, 3 bad input, 4 I/O.\n";
 
-static const char *SGX_EXT_OID = "1.2.840.113741.1.13.1";
 static const uint8_t SGX_EXT_OID_DER[] = { 0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01 };
 static const char *QE_MRSIGNER = "DC9E2A7C6F948F17474E34A7FC43ED030F7C1563F1BABDDF6340C82E0E54A8C5";
 
@@ -111,23 +112,10 @@ static void check(int ok, const char *what)
 
 static time_t parse_time(const char *s)
 {
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (!*end && !errno && end != s)
-		return (time_t)v;
-	struct tm tm = { 0 };
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end)
-		usage_error("a time is UNIX seconds or YYYY-MM-DDTHH:MM:SSZ");
-	return timegm(&tm);
-}
-
-static void format_time(time_t t, char out[32])
-{
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	time_t t;
+	if (!time_arg_parse(s, &t))
+		usage_error("a time is UNIX seconds or RFC 3339 (YYYY-MM-DDTHH:MM:SSZ)");
+	return t;
 }
 
 static unsigned long parse_num(const char *s, unsigned long max)
@@ -734,9 +722,9 @@ struct collateral_opts {
 /* Opens a signed body: id, version, issueDate, nextUpdate. */
 static void body_head(struct jsonw *w, const char *id, unsigned version, const struct collateral_opts *o)
 {
-	char issue[32], next[32];
-	format_time(o->issue, issue);
-	format_time(o->next, next);
+	char issue[21], next[21];
+	rfc3339_format(o->issue, issue);
+	rfc3339_format(o->next, next);
 	jw_obj(w);
 	jw_key(w, "id");
 	jw_str(w, id);
