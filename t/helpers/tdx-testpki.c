@@ -26,6 +26,7 @@
 #include "fileio.h"
 #include "json.h"
 #include "jsonw.h"
+#include "pcs.h"
 #include "quote.h"
 #include "sgxext.h"
 #include "timefmt.h"
@@ -694,9 +695,7 @@ static void isvsvn_level(struct jsonw *w, unsigned isvsvn, const char *date, con
 static void jw_hex_upper(struct jsonw *w, const uint8_t *p, size_t n)
 {
 	char hex[2 * 64 + 1];
-	hex_encode(p, n, hex);
-	for (char *c = hex; *c; c++)
-		*c = (char)(*c >= 'a' ? *c - 32 : *c);
+	hex_encode_upper(p, n, hex);
 	jw_str(w, hex);
 }
 
@@ -812,14 +811,12 @@ static void qe_identity_json(struct buf *out, const struct collateral_opts *o)
 	need(w.failed ? NULL : &w, "JSON");
 }
 
-static void sign_body(EVP_PKEY *key, bool wrong, const struct buf *body, char hex[129])
+static void sign_body(EVP_PKEY *key, bool wrong, const struct buf *body, uint8_t rs[64])
 {
-	uint8_t rs[64];
 	EVP_PKEY *k = wrong ? keygen() : key;
 	sign_rs(k, body->data, body->len, rs);
 	if (wrong)
 		EVP_PKEY_free(k);
-	hex_encode(rs, 64, hex);
 }
 
 /* Percent-encodes a PEM chain the way Intel PCS sends it in a header. */
@@ -834,11 +831,14 @@ static void url_encode(struct buf *out, const struct buf *in)
 }
 
 static void write_pcs_dir(const char *dir, const char *pki, const struct buf *tcb, const char *tcb_sig,
-			  const struct buf *qe, const char *qe_sig)
+			  const struct buf *qe, const char *qe_sig, const uint8_t fmspc[6])
 {
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		die(EXIT_SYSTEM, "%s: %s", dir, strerror(errno));
 	struct buf b = { 0 }, chain = { 0 };
+	char hex[13];
+	hex_encode_upper(fmspc, 6, hex);
+	save_file(dir, "fmspc", hex, 12);
 	buf_printf(&b, "{\"tcbInfo\":%s,\"signature\":\"%s\"}", (const char *)tcb->data, tcb_sig);
 	save_file(dir, "tcb.json", b.data, b.len);
 	buf_reset(&b);
@@ -912,52 +912,29 @@ static int cmd_collateral(int argc, char **argv)
 	struct platform pf;
 	load_platform(dir, &pf);
 	EVP_PKEY *tcb_key = load_key(dir, "tcb.key");
-	struct buf tcb = { 0 }, qe = { 0 }, chain = { 0 }, pck_chain = { 0 }, root_crl = { 0 }, pck_crl = { 0 };
+	struct collateral col = { 0 };
 	char tcb_sig[129], qe_sig[129];
-	tcb_info_json(&tcb, &o, &pf);
-	qe_identity_json(&qe, &o);
-	sign_body(tcb_key, o.wrong_tcb_key, &tcb, tcb_sig);
-	sign_body(tcb_key, o.wrong_qe_key, &qe, qe_sig);
-	load_file(dir, "tcb-chain.pem", &chain);
-	load_file(dir, "pckca-chain.pem", &pck_chain);
-	load_file(dir, "root.crl", &root_crl);
-	load_file(dir, "pck.crl", &pck_crl);
+	tcb_info_json(&col.tcb_info, &o, &pf);
+	qe_identity_json(&col.qe_identity, &o);
+	sign_body(tcb_key, o.wrong_tcb_key, &col.tcb_info, col.tcb_info_signature);
+	sign_body(tcb_key, o.wrong_qe_key, &col.qe_identity, col.qe_identity_signature);
+	hex_encode(col.tcb_info_signature, 64, tcb_sig);
+	hex_encode(col.qe_identity_signature, 64, qe_sig);
+	load_file(dir, "tcb-chain.pem", &col.tcb_info_issuer_chain);
+	load_file(dir, "tcb-chain.pem", &col.qe_identity_issuer_chain);
+	load_file(dir, "pckca-chain.pem", &col.pck_crl_issuer_chain);
+	load_file(dir, "root.crl", &col.root_ca_crl);
+	load_file(dir, "pck.crl", &col.pck_crl);
 	if (o.out) {
 		struct buf out = { 0 };
-		struct jsonw w;
-		jw_init(&w, &out);
-		jw_obj(&w);
-		jw_key(&w, "pck_crl_issuer_chain");
-		jw_strn(&w, (const char *)pck_chain.data, pck_chain.len);
-		jw_key(&w, "root_ca_crl");
-		jw_hex(&w, root_crl.data, root_crl.len);
-		jw_key(&w, "pck_crl");
-		jw_hex(&w, pck_crl.data, pck_crl.len);
-		jw_key(&w, "tcb_info_issuer_chain");
-		jw_strn(&w, (const char *)chain.data, chain.len);
-		jw_key(&w, "tcb_info");
-		jw_strn(&w, (const char *)tcb.data, tcb.len);
-		jw_key(&w, "tcb_info_signature");
-		jw_str(&w, tcb_sig);
-		jw_key(&w, "qe_identity_issuer_chain");
-		jw_strn(&w, (const char *)chain.data, chain.len);
-		jw_key(&w, "qe_identity");
-		jw_strn(&w, (const char *)qe.data, qe.len);
-		jw_key(&w, "qe_identity_signature");
-		jw_str(&w, qe_sig);
-		jw_end(&w);
-		need(w.failed ? NULL : &w, "JSON");
-		buf_append_str(&out, "\n");
 		struct err e = { 0 };
-		if (output_write(o.out, out.data, out.len, &e))
+		if (collateral_json(&col, &out, &e) || output_write(o.out, out.data, out.len, &e))
 			die(e.code, "%s", e.msg);
 		buf_free(&out);
 	}
 	if (o.pcs_dir)
-		write_pcs_dir(o.pcs_dir, dir, &tcb, tcb_sig, &qe, qe_sig);
-	struct buf *bufs[] = { &tcb, &qe, &chain, &pck_chain, &root_crl, &pck_crl };
-	for (int i = 0; i < 6; i++)
-		buf_free(bufs[i]);
+		write_pcs_dir(o.pcs_dir, dir, &col.tcb_info, tcb_sig, &col.qe_identity, qe_sig, pf.fmspc);
+	collateral_free(&col);
 	EVP_PKEY_free(tcb_key);
 	return EXIT_OK;
 }
