@@ -86,6 +86,17 @@ static int crl_field(const struct buf *der, const char *name, X509_CRL **out, st
 	return EXIT_OK;
 }
 
+/* Intel signs TCB info and QE identity with the same certificate: when the
+ * two issuer chains are the same text, it is parsed once. */
+static int qe_chain_field(struct dcap_verifier *v, struct err *e)
+{
+	const struct buf *a = &v->col.tcb_info_issuer_chain, *b = &v->col.qe_identity_issuer_chain;
+	if (a->len != b->len || memcmp(a->data, b->data, a->len))
+		return chain_field(b, "qe_identity_issuer_chain", &v->qe_chain, e);
+	v->qe_chain = X509_chain_up_ref(v->tcb_chain);
+	return v->qe_chain ? EXIT_OK : err_set(e, EXIT_SYSTEM, "out of memory");
+}
+
 int dcap_verifier_set_collateral(struct dcap_verifier *v, const char *json, size_t len, struct err *e)
 {
 	struct collateral *c = &v->col;
@@ -96,7 +107,7 @@ int dcap_verifier_set_collateral(struct dcap_verifier *v, const char *json, size
 	    crl_field(&c->pck_crl, "pck_crl", &v->pck_crl, e) ||
 	    chain_field(&c->pck_crl_issuer_chain, "pck_crl_issuer_chain", &v->pck_crl_chain, e) ||
 	    chain_field(&c->tcb_info_issuer_chain, "tcb_info_issuer_chain", &v->tcb_chain, e) ||
-	    chain_field(&c->qe_identity_issuer_chain, "qe_identity_issuer_chain", &v->qe_chain, e) ||
+	    qe_chain_field(v, e) ||
 	    (c->has_pck_certificate_chain &&
 	     chain_field(&c->pck_certificate_chain, "pck_certificate_chain", &v->pck_chain, e)))
 		return e->code;
@@ -218,10 +229,21 @@ static int chain_check(const struct dcap_verifier *v, STACK_OF(X509) *chain, tim
 		r->ecdsa_verifies++; /* its issuer's signature, checked by certchain_verify */
 		if (!v->has_collateral)
 			continue;
-		X509_CRL *crl = !X509_NAME_cmp(X509_get_issuer_name(c), X509_get_subject_name(v->root.cert)) ? v->root_crl
-												    : v->pck_crl;
+		/* Collateral signing certificates hang off the root; only a PCK
+		 * chain may use the PCK CRL (checked before, by check_pck_crl). */
+		X509_CRL *crl = NULL;
+		if (!X509_NAME_cmp(X509_get_issuer_name(c), X509_CRL_get_issuer(v->root_crl)))
+			crl = v->root_crl;
+		else if (which == CHECK_PCK_CHAIN && !X509_NAME_cmp(X509_get_issuer_name(c), X509_CRL_get_issuer(v->pck_crl)))
+			crl = v->pck_crl;
+		if (!crl) {
+			char who[256];
+			cert_subject(c, who, sizeof who);
+			return fail(r, e, which == CHECK_PCK_CHAIN ? CHECK_PCK_CRL : which,
+				    "no CRL in the collateral from the issuer of %s", who);
+		}
 		if (crl_not_revoked(crl, c, e))
-			return fail_wrap(r, e, strstr(e->msg, "revoked") ? CHECK_CERT_REVOKED : which == CHECK_PCK_CHAIN ? CHECK_PCK_CRL : which);
+			return fail_wrap(r, e, CHECK_CERT_REVOKED);
 	}
 	return EXIT_OK;
 }
@@ -290,7 +312,7 @@ static int check_pck_crl(const struct dcap_verifier *v, STACK_OF(X509) *pck, tim
 	return EXIT_OK;
 }
 
-static int check_td_attributes(const struct tdx_quote *q, struct dcap_result *r, struct err *e)
+int dcap_check_td_attributes(const struct tdx_quote *q, struct dcap_result *r, struct err *e)
 {
 	const uint8_t *a = q->td.td_attributes;
 	if (a[0] & 1)
@@ -305,8 +327,8 @@ static int check_td_attributes(const struct tdx_quote *q, struct dcap_result *r,
 	return EXIT_OK;
 }
 
-static int check_qe_identity(const struct qe_identity *id, const struct sgx_report *qe, struct dcap_result *r,
-			     struct err *e)
+static int check_qe_identity(const struct qe_identity *id, const struct sgx_report *qe,
+			     const struct tcb_level **level, struct dcap_result *r, struct err *e)
 {
 	if (!ct_equal(qe->mr_signer, id->mrsigner, 32))
 		return fail(r, e, CHECK_QE_IDENTITY, "QE MRSIGNER differs from the QE identity's");
@@ -322,6 +344,7 @@ static int check_qe_identity(const struct qe_identity *id, const struct sgx_repo
 	r->qe_isvsvn = qe->isv_svn;
 	for (size_t i = 0; i < id->nlevels; i++) {
 		if (id->levels[i].isvsvn <= qe->isv_svn) {
+			*level = &id->levels[i];
 			r->qe_status = id->levels[i].status;
 			return EXIT_OK;
 		}
@@ -436,7 +459,9 @@ static int verify_quote(const struct dcap_verifier *v, const struct tdx_quote *q
 		return e->code;
 	r->has_pck = true;
 
-	int ok = ecdsa_verify(X509_get0_pubkey(leaf), q->qe_report.raw, SGX_REPORT_LEN, q->qe_report_signature, r);
+	EVP_PKEY *pck_key = X509_get0_pubkey(leaf);
+	ERR_clear_error();
+	int ok = pck_key ? ecdsa_verify(pck_key, q->qe_report.raw, SGX_REPORT_LEN, q->qe_report_signature, r) : 0;
 	if (ok < 0)
 		return err_set(e, EXIT_SYSTEM, "qe_report_signature: OpenSSL failure");
 	if (!ok)
@@ -451,34 +476,33 @@ static int verify_quote(const struct dcap_verifier *v, const struct tdx_quote *q
 		return fail(r, e, CHECK_QE_REPORT_DATA, "the upper 32 bytes of the QE report data are not zero");
 
 	EVP_PKEY *ak = p256_key(q->attestation_key);
-	ok = ak ? ecdsa_verify(ak, q->raw, q->signed_len, q->signature, r) : 0;
+	if (!ak)
+		return fail(r, e, CHECK_QUOTE_SIGNATURE, "the attestation key is not a P-256 point");
+	ok = ecdsa_verify(ak, q->raw, q->signed_len, q->signature, r);
 	EVP_PKEY_free(ak);
 	if (ok < 0)
 		return err_set(e, EXIT_SYSTEM, "quote_signature: OpenSSL failure");
 	if (!ok)
-		return fail(r, e, CHECK_QUOTE_SIGNATURE,
-			    ak ? "the quote is not signed by its attestation key" : "the attestation key is not a P-256 point");
+		return fail(r, e, CHECK_QUOTE_SIGNATURE, "the quote is not signed by its attestation key");
 
-	if (check_td_attributes(q, r, e))
+	if (dcap_check_td_attributes(q, r, e))
 		return e->code;
-	if (!v->has_collateral)
-		return EXIT_OK;
+	return v->has_collateral ? dcap_evaluate(&v->col, q, r, e) : EXIT_OK;
+}
 
-	const struct collateral *c = &v->col;
-	if (check_qe_identity(&c->qe, &q->qe_report, r, e) || check_platform(&c->tcb, q, r, e) ||
+int dcap_evaluate(const struct collateral *c, const struct tdx_quote *q, struct dcap_result *r, struct err *e)
+{
+	/* Advisory IDs in first-seen order: platform, TDX module, QE. */
+	const struct tcb_level *qe_level = NULL;
+	if (check_qe_identity(&c->qe, &q->qe_report, &qe_level, r, e) || check_platform(&c->tcb, q, r, e) ||
 	    check_tdx_module(&c->tcb, q, r, e))
 		return e->code;
+	if (!advisories_merge(&r->adv, &qe_level->adv))
+		return err_set(e, EXIT_SYSTEM, "out of memory");
 	enum tcb_status s = r->platform_status;
 	if (r->has_module_status)
 		s = worse(s, r->module_status);
 	r->status = worse(s, r->qe_status);
-	for (size_t i = 0; i < c->qe.nlevels; i++) {
-		if (c->qe.levels[i].isvsvn <= q->qe_report.isv_svn) {
-			if (!advisories_merge(&r->adv, &c->qe.levels[i].adv))
-				return err_set(e, EXIT_SYSTEM, "out of memory");
-			break;
-		}
-	}
 	r->evaluated = true;
 	return EXIT_OK;
 }

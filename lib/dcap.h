@@ -105,6 +105,13 @@ void dcap_result_free(struct dcap_result *r);
  * OpenSSL/memory failure. The accepted-status policy is dcap_judge's. */
 int dcap_verify(struct dcap_verifier *v, const struct tdx_quote *q, time_t now, struct dcap_result *r,
 		struct err *e);
+/* The parts of dcap_verify after the signatures, exposed for tests: the TD
+ * attributes (collateral-free), and the collateral's judgments - QE identity,
+ * FMSPC and PCE-ID (from r->pck, which must be filled), TCB level, TDX
+ * module identity, merged status. Same returns as dcap_verify. */
+int dcap_check_td_attributes(const struct tdx_quote *q, struct dcap_result *r, struct err *e);
+int dcap_evaluate(const struct collateral *c, const struct tdx_quote *q, struct dcap_result *r, struct err *e);
+
 /* After dcap_verify returned EXIT_OK: EXIT_REJECTED (r->failed set to
  * CHECK_TCB_STATUS or CHECK_NO_COLLATERAL) when the status is not in accept. */
 int dcap_judge(struct dcap_result *r, unsigned accept, struct err *e);

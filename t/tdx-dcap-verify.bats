@@ -7,6 +7,8 @@ V() { "$BIN/tdx-dcap-verify" "$@"; }
 edit() { perl "$ROOT/t/helpers/collateral-edit.pl" "$@"; }
 # The dcap-qvl sample's collateral is valid from 2025-06-19T10:32:27Z to 2025-07-19T10:16:03Z.
 NOW=2025-07-01T00:00:00Z
+# Collateral-free checks: a fixed time when every PCK certificate of the samples is valid.
+LATER=2026-11-25T00:00:00Z
 
 setup() {
 	cp "$DATA/dcap-qvl-tdx-quote.bin" "$DATA/dcap-qvl-tdx-collateral.json" "$DATA/phala-quote.bin" \
@@ -68,18 +70,25 @@ verify_fails() {
 	assert_output --partial 'QE identity is not yet valid'
 	# The PCK CRL expires at 2025-07-19T10:00:35Z, before the TCB info.
 	verify_fails pck_crl --collateral "$C" --now 2025-07-19T10:10:00Z "$Q"
+	# Without --now, the clock: even the root CA CRL (nextUpdate 2026-04-03) has expired.
+	verify_fails root_crl --collateral "$C" "$Q"
+	assert_output --partial 'has expired (nextUpdate before the verification time)'
+	verify_fails root_crl --collateral "$C" --now 2026-04-04T00:00:00Z "$Q"
+	# A PCK certificate not yet valid at the time (Phala's was issued 2026-01-29).
+	verify_fails pck_chain --accept NoCollateral --now "$NOW" phala-quote.bin
+	assert_output --partial 'certificate is not yet valid'
 }
 
 @test "the Phala quotes pass every collateral-free check; the reduced mode is not success unless accepted" {
 	for q in phala-quote.bin dstack-ra-tls-quote.bin "$Q"; do
-		run V --accept NoCollateral "$q"
+		run V --accept NoCollateral --now "$LATER" "$q"
 		assert_success
 		assert_line "status: NoCollateral"
-		run V --json "$q"
+		run V --json --now "$LATER" "$q"
 		assert_failure 1
 		assert_output --partial '"ok":false,"status":"NoCollateral","failed_check":"no_collateral"'
 	done
-	run V phala-quote.bin
+	run V --now "$LATER" phala-quote.bin
 	assert_failure 1
 	assert_output --partial 'tdx-dcap-verify: no_collateral: every collateral-free check passed'
 }
@@ -91,7 +100,7 @@ verify_fails() {
 	assert_output --partial 'warning: verified against --root-ca intel-sgx-root-ca.pem, not the pinned Intel SGX Root CA'
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -out other.pem \
 		-subj "/CN=Intel SGX Root CA/O=Intel Corporation/L=Santa Clara/ST=CA/C=US" -days 3650 2>/dev/null
-	verify_fails pck_chain --accept NoCollateral --root-ca other.pem "$Q"
+	verify_fails pck_chain --accept NoCollateral --now "$LATER" --root-ca other.pem "$Q"
 	verify_fails root_crl --collateral "$C" --now "$NOW" --root-ca other.pem "$Q"
 	run V --root-ca k.pem "$Q"
 	assert_failure 3
@@ -112,12 +121,28 @@ verify_fails() {
 		cp "$DATA/$Q" f.bin
 		flip_byte f.bin "${f%%:*}"
 		verify_fails "${f#*:}" --collateral "$C" --now "$NOW" f.bin
-		verify_fails "${f#*:}" --accept NoCollateral f.bin
+		verify_fails "${f#*:}" --accept NoCollateral --now "$LATER" f.bin
 	done
 	# Inside the PCK leaf certificate's signature: the chain no longer verifies.
 	cp "$DATA/$Q" f.bin
 	flip_byte f.bin 2990
 	verify_fails pck_chain --collateral "$C" --now "$NOW" f.bin
+}
+
+@test "QE authentication data of 33 bytes, lengths rebuilt consistently, is refused" {
+	# u32 signature data length at 632, u32 certification data length at 766, u16 auth data
+	# length at 1218, auth data at 1220..1252: insert one byte and grow the three lengths.
+	perl -e 'local $/; my $q = <STDIN>;
+		substr($q, 1252, 0) = "\0";
+		for ([632, "V"], [766, "V"], [1218, "v"]) {
+			my ($at, $f) = @$_; my $n = $f eq "V" ? 4 : 2;
+			substr($q, $at, $n) = pack($f, unpack($f, substr($q, $at, $n)) + 1);
+		}
+		print $q' < "$Q" > auth33.bin
+	run V --json --accept NoCollateral --now "$LATER" auth33.bin
+	assert_failure 1
+	assert_output --partial '"failed_check":"qe_report_data"'
+	verify_fails qe_report_data --collateral "$C" --now "$NOW" auth33.bin
 }
 
 @test "trailing padding is tolerated; hex input and stdin work" {
@@ -134,7 +159,7 @@ verify_fails() {
 
 @test "composition: tdx-quote-extract cert.pem | tdx-dcap-verify" {
 	cp "$DATA/phala-app-cert.pem" .
-	run sh -c "'$BIN/tdx-quote-extract' phala-app-cert.pem | '$BIN/tdx-dcap-verify' --accept NoCollateral"
+	run sh -c "'$BIN/tdx-quote-extract' phala-app-cert.pem | '$BIN/tdx-dcap-verify' --accept NoCollateral --now $LATER"
 	assert_success
 	assert_line "fmspc: 20a06f000000"
 	# Collateral of another platform is refused, never silently ignored.
@@ -172,6 +197,11 @@ verify_fails() {
 	verify_fails pck_crl --collateral c.json --now "$NOW" "$Q"
 	cp "$C" c.json && edit c.json copy pck_crl_issuer_chain tcb_info_issuer_chain
 	verify_fails pck_crl --collateral c.json --now "$NOW" "$Q"
+	# An unparseable root CA CRL is malformed collateral, never skipped.
+	cp "$C" c.json && edit c.json set root_ca_crl 3082000a
+	run V --collateral c.json --now "$NOW" "$Q"
+	assert_failure 3
+	assert_output --partial 'collateral: root_ca_crl: not one DER CRL'
 	# No PCK CRL at all: revocation cannot be established.
 	cp "$C" c.json && edit c.json del pck_crl
 	run V --collateral c.json --now "$NOW" "$Q"
@@ -198,16 +228,16 @@ verify_fails() {
 
 @test "malformed quotes and collateral exit 3 with a clear message" {
 	: > empty.bin
-	run V --accept NoCollateral empty.bin
+	run V --accept NoCollateral --now "$LATER" empty.bin
 	assert_failure 3
 	head -c 1000 "$Q" > short.bin
-	run V --accept NoCollateral short.bin
+	run V --accept NoCollateral --now "$LATER" short.bin
 	assert_failure 3
 	assert_output --partial 'tdx-dcap-verify: quote: quote truncated'
 	# An SGX (v3) quote is recognised and refused.
 	cp "$Q" v3.bin
 	printf '\003\000\002\000\000\000\000\000' | dd of=v3.bin bs=1 conv=notrunc 2>/dev/null
-	run V --accept NoCollateral v3.bin
+	run V --accept NoCollateral --now "$LATER" v3.bin
 	assert_failure 3
 	assert_output --partial 'this is an SGX quote'
 	echo '{"pck_crl":' > bad.json

@@ -16,8 +16,12 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "whole process, one verification (hyperfine, mean of >= 20 runs):"
 have_peers=no
-if command -v node >/dev/null 2>&1 && sh t/peers/dcap-qvl.sh >/dev/null 2>&1; then
+parity=0
+sh t/peers/dcap-qvl.sh > "$tmp/parity" 2>&1 || parity=$?
+if [ "$parity" -ne 77 ]; then
 	have_peers=yes
+	printf '  peer parity (t/peers/dcap-qvl.sh): %s fields agree, %s disagree\n' \
+		"$(grep -c '^agree' "$tmp/parity")" "$(grep -c '^DISAGREE' "$tmp/parity")"
 fi
 if ! command -v hyperfine >/dev/null 2>&1; then
 	echo "  hyperfine not installed - not measured"
@@ -33,8 +37,9 @@ else
 		my @name = ("tdx-dcap-verify", q{@phala/dcap-qvl (JS, node)}, q{@phala/dcap-qvl-web (wasm, node)});
 		my $ours = $r->[0]{mean};
 		for my $i (0 .. $#$r) {
-			printf "  %-28s %9.2f ms", $name[$i], $r->[$i]{mean} * 1e3;
-			printf "   %6.1fx slower than ours", $r->[$i]{mean} / $ours if $i;
+			printf "  %-34s %8.2f ms wall %8.2f ms CPU", $name[$i], $r->[$i]{mean} * 1e3,
+				($r->[$i]{user} + $r->[$i]{system}) * 1e3;
+			printf "   %6.1fx our wall time", $r->[$i]{mean} / $ours if $i;
 			print "\n";
 		}' < "$tmp/h.json"
 	[ "$have_peers" = yes ] || echo "  npm peers: not measured (node/npm or the registry unavailable)"
