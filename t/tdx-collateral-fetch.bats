@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# tdx-collateral-fetch against a mock Intel PCS / PCCS on 127.0.0.1 (socat
-# running t/helpers/mock-pcs.sh per connection) that serves the collateral the
+# tdx-collateral-fetch against a mock Intel PCS / PCCS on 127.0.0.1
+# (t/helpers/mock-pcs.c) that serves the collateral the
 # synthetic PKI (tdx-testpki) signed.
 
 load helpers/common
@@ -8,28 +8,17 @@ load helpers/testpki
 
 F() { "$BIN/tdx-collateral-fetch" "$@"; }
 
-# start_pcs: the mock on a free loopback port, serving $BATS_TEST_TMPDIR/pcs;
-# sets PORT and URL.
+# start_pcs: the mock (t/helpers/mock-pcs.c) on a free loopback port, serving
+# $BATS_TEST_TMPDIR/pcs; sets PCS_PID and URL.
 start_pcs() {
 	mkdir -p "$BATS_TEST_TMPDIR/pcs"
-	for _ in 1 2 3 4 5 6 7 8; do
-		PORT=$((20000 + RANDOM % 30000))
-		socat "TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr,fork" \
-			EXEC:"sh $ROOT/t/helpers/mock-pcs.sh $BATS_TEST_TMPDIR/pcs" 2>"$BATS_TEST_TMPDIR/socat.log" &
-		PCS_PID=$!
-		for _ in $(seq 50); do
-			if curl -s -o /dev/null "http://127.0.0.1:$PORT/ready"; then
-				URL=http://127.0.0.1:$PORT
-				return 0
-			fi
-			kill -0 "$PCS_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill "$PCS_PID" 2>/dev/null || true
-		wait "$PCS_PID" 2>/dev/null || true
+	"$HELPERS/mock-pcs" "$BATS_TEST_TMPDIR/pcs" "$BATS_TEST_TMPDIR/port" 2>"$BATS_TEST_TMPDIR/mock.log" &
+	PCS_PID=$!
+	for _ in $(seq 200); do
+		[ -s "$BATS_TEST_TMPDIR/port" ] && break
+		sleep 0.05
 	done
-	echo "no free port for the mock PCS" >&2
-	return 1
+	URL=http://127.0.0.1:$(cat "$BATS_TEST_TMPDIR/port")
 }
 
 setup() {
@@ -38,7 +27,6 @@ setup() {
 	"$TESTPKI" pki pki --root-crl-url "$URL/IntelSGXRootCA.der"
 	"$TESTPKI" collateral pki -o expected.json --pcs-dir pcs
 	"$TESTPKI" quote pki -o q.bin
-	rm -f pcs/requests.log # the readiness probe's request
 }
 
 teardown() {
@@ -141,7 +129,7 @@ GET /sgx/certification/v4/rootcacrl"
 	cmp c.json expected.json
 }
 
-@test "malformed quotes exit 3, usage errors 2, a missing file 4" {
+@test "malformed quotes exit 3, usage errors 2, a missing file or curl 4" {
 	run F --pccs "$URL" "$DATA/phala-compose.yml"
 	assert_failure 3
 	run F --pccs "$URL" "$BATS_TEST_TMPDIR/nonexistent"
@@ -154,6 +142,10 @@ GET /sgx/certification/v4/rootcacrl"
 	assert_failure 2
 	run F --pccs "$URL" q.bin q.bin
 	assert_failure 2
+	CURL=$BATS_TEST_TMPDIR/no-such-curl run F --pccs "$URL" -o c.json q.bin
+	assert_failure 4
+	assert_output --partial "cannot run"
+	[ ! -e c.json ]
 	run F --help
 	assert_success
 	assert_output --partial "usage: tdx-collateral-fetch"
