@@ -183,6 +183,21 @@ verify_fails() {
 	verify_fails tcb_info_signature --collateral c.json --now "$NOW" "$Q"
 }
 
+@test "collateral issuer chains that do not lead to the root, or lack a CRL, are refused" {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -out other.pem \
+		-subj "/CN=Intel SGX TCB Signing/O=Intel Corporation/L=Santa Clara/ST=CA/C=US" -days 3650 2>/dev/null
+	cp "$C" c.json && edit c.json set tcb_info_issuer_chain "$(cat other.pem)"
+	verify_fails tcb_info_chain --collateral c.json --now "$NOW" "$Q"
+	cp "$C" c.json && edit c.json set qe_identity_issuer_chain "$(cat other.pem)"
+	verify_fails qe_identity_chain --collateral c.json --now "$NOW" "$Q"
+	# A real Intel chain (a PCK's) that verifies to the root, but whose leaf's issuer
+	# (the PCK Platform CA) has no CRL that may vouch for a collateral signer.
+	chain=$(perl -e 'local $/; my $q = <STDIN>; $q =~ /(-----BEGIN CERTIFICATE-----.*-----END CERTIFICATE-----\n)/s; print $1' < "$Q")
+	cp "$C" c.json && edit c.json set tcb_info_issuer_chain "$chain"
+	verify_fails tcb_info_chain --collateral c.json --now "$NOW" "$Q"
+	assert_output --partial 'no CRL in the collateral from the issuer of CN = Intel SGX PCK Certificate'
+}
+
 @test "CRLs: swapped, broken, or from the wrong issuer are refused" {
 	cp "$C" c.json && edit c.json copy pck_crl root_ca_crl
 	verify_fails pck_crl --collateral c.json --now "$NOW" "$Q"
