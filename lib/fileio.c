@@ -14,35 +14,33 @@ static const char *display(const char *path)
 	return path && strcmp(path, "-") ? path : "standard input";
 }
 
+int fd_read_all(int fd, const char *name, size_t max, struct buf *out, struct err *e)
+{
+	for (;;) {
+		if (!buf_reserve(out, 65536))
+			return err_set(e, EXIT_SYSTEM, "reading %s: out of memory", name);
+		ssize_t n = read(fd, out->data + out->len, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set(e, errno == EISDIR ? EXIT_USAGE : EXIT_SYSTEM, "cannot read %s: %s", name,
+				       strerror(errno));
+		if (n == 0)
+			return EXIT_OK;
+		out->len += (size_t)n;
+		out->data[out->len] = 0;
+		if (out->len > max)
+			return err_set(e, EXIT_MALFORMED, "%s is larger than %zu bytes", name, max);
+	}
+}
+
 int file_read_all(const char *path, size_t max, struct buf *out, struct err *e)
 {
 	bool is_stdin = !path || !strcmp(path, "-");
 	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, EXIT_SYSTEM, "cannot open %s: %s", path, strerror(errno));
-	int rc = EXIT_OK;
-	for (;;) {
-		if (!buf_reserve(out, 65536)) {
-			rc = err_set(e, EXIT_SYSTEM, "reading %s: out of memory", display(path));
-			break;
-		}
-		ssize_t n = read(fd, out->data + out->len, 65536);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = err_set(e, errno == EISDIR ? EXIT_USAGE : EXIT_SYSTEM, "cannot read %s: %s",
-				     display(path), strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		out->len += (size_t)n;
-		out->data[out->len] = 0;
-		if (out->len > max) {
-			rc = err_set(e, EXIT_MALFORMED, "%s is larger than %zu bytes", display(path), max);
-			break;
-		}
-	}
+	int rc = fd_read_all(fd, display(path), max, out, e);
 	if (!is_stdin)
 		close(fd);
 	return rc;

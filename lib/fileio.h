@@ -15,6 +15,9 @@
 /* Reads all of path ("-" or NULL: stdin), at most max bytes. */
 int file_read_all(const char *path, size_t max, struct buf *out, struct err *e);
 
+/* Reads fd to its end, at most max bytes (name is used in messages). */
+int fd_read_all(int fd, const char *name, size_t max, struct buf *out, struct err *e);
+
 /* Writes n bytes to fd, retrying short writes and EINTR. */
 int fd_write_all(int fd, const void *p, size_t n, struct err *e);
 
