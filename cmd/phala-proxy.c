@@ -99,8 +99,8 @@ static void resolve(const struct options *o, struct gateway_host *g)
 {
 	struct err e = { 0 };
 	struct target t;
-	char dir[4096], app_id[APP_ID_HEX + 1] = "";
-	bool found = false;
+	struct cached_host ch;
+	char app_id[APP_ID_HEX + 1];
 	if (gateway_target(o->target, &t, &e))
 		tool_usage_error(usage, "%s", e.msg);
 	memset(g, 0, sizeof *g);
@@ -108,21 +108,21 @@ static void resolve(const struct options *o, struct gateway_host *g)
 		snprintf(g->host, sizeof g->host, "%s", t.id);
 		return;
 	}
-	if (gateway_claims_dir(o->claims, dir, sizeof dir, &e) || gateway_cached(dir, &t, g, app_id, &found, &e))
+	if (gateway_cached(o->claims, &t, &ch, &e))
 		tool_fail(&e);
-	if (found && g->host[0]) {
-		say(o, "%s: cached gateway host %s from the claim in %s", t.id, g->host, dir);
+	if (ch.found && ch.g.host[0]) {
+		say(o, "%s: cached gateway host %s from claim %s in %s", t.id, ch.g.host, ch.lease_id, ch.dir);
+		*g = ch.g;
 		return;
 	}
-	if (t.kind == TARGET_LEASE && !app_id[0]) {
-		err_set(&e, EXIT_SYSTEM, "%s: %s", t.id,
-			found ? "its claim has neither a gateway host nor an app id yet"
-			      : "no claim with this lease id or slug");
-		err_wrap(&e, "claims in %s", dir);
+	if (t.kind == TARGET_LEASE && !ch.app_id[0]) {
+		err_set(&e, EXIT_SYSTEM, "%s: %s (claims in %s)", t.id,
+			ch.found ? "its claim has neither a gateway host nor an app id yet"
+				 : "no claim with this lease id or slug",
+			ch.dir);
 		tool_fail(&e);
 	}
-	if (t.kind == TARGET_APP_ID)
-		memcpy(app_id, t.id, sizeof app_id);
+	memcpy(app_id, t.kind == TARGET_APP_ID ? t.id : ch.app_id, sizeof app_id);
 	say(o, "app_%s: no cached gateway host, asking `%s cvms get`", app_id, o->phala);
 	if (gateway_ask_cli(o->phala, app_id, g, &e))
 		tool_fail(&e);

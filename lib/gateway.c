@@ -1,6 +1,5 @@
 #include "gateway.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,13 +11,12 @@
 #include <unistd.h>
 
 #include "bytes.h"
-#include "fileio.h"
+#include "claim.h"
 #include "json.h"
 #include "tunnel.h"
 
 /* Output of one `cvms get` is a few KiB; anything beyond this is not it. */
 #define CLI_OUTPUT_MAX ((size_t)4 << 20)
-#define CLAIM_MAX ((size_t)1 << 20)
 
 static bool is_hex(char c)
 {
@@ -291,110 +289,35 @@ int gateway_ask_cli(const char *phala, const char *app_id, struct gateway_host *
 	return rc;
 }
 
-int gateway_claims_dir(const char *dir, char *out, size_t cap, struct err *e)
+int gateway_cached(const char *dir, const struct target *t, struct cached_host *out, struct err *e)
 {
-	const char *env = getenv("PHALA_CLAIMS_DIR"), *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	int n;
-	if (dir && dir[0])
-		n = snprintf(out, cap, "%s", dir);
-	else if (env && env[0])
-		n = snprintf(out, cap, "%s", env);
-	else if (state && state[0])
-		n = snprintf(out, cap, "%s/phala-lease/claims", state);
-	else if (home && home[0])
-		n = snprintf(out, cap, "%s/.local/state/phala-lease/claims", home);
-	else
-		return err_set(e, EXIT_SYSTEM, "no claim directory: set HOME, XDG_STATE_HOME or PHALA_CLAIMS_DIR");
-	if (n < 0 || (size_t)n >= cap)
-		return err_set(e, EXIT_SYSTEM, "claim directory path too long");
-	return EXIT_OK;
-}
-
-/* Reads one claim file; *match tells whether it is the target's claim. A
- * claim that cannot be read or parsed is skipped (it belongs to phala-claim to
- * report), so *match stays false. */
-static int read_claim(const char *path, const struct target *t, struct gateway_host *g, char *app_id, bool *match,
-		      struct err *e)
-{
-	struct buf text = { 0 }, s = { 0 };
-	struct err ignored = { 0 };
-	struct json j;
-	int rc = EXIT_OK;
-	*match = false;
-	if (file_read_all(path, CLAIM_MAX, &text, &ignored) ||
-	    json_parse(&j, (const char *)text.data, text.len, &ignored)) {
-		buf_free(&text);
+	struct claim_store store;
+	struct claim c;
+	memset(out, 0, sizeof *out);
+	int rc = claim_store_open(&store, dir, false, e);
+	if (rc)
+		return rc;
+	snprintf(out->dir, sizeof out->dir, "%s", store.dir);
+	rc = claim_resolve(&store, t->id, &c, e);
+	claim_store_close(&store);
+	if (rc == EXIT_REJECTED) /* no claim: not an error here */
 		return EXIT_OK;
+	if (rc)
+		return rc;
+	out->found = true;
+	const char *host = claim_get(&c, "gateway_host"), *port = claim_get(&c, "gateway_port"),
+		   *app_id = claim_get(&c, "app_id");
+	if (host && host[0]) {
+		if (strlen(host) >= sizeof out->g.host || !is_host_name(host, strlen(host)))
+			rc = err_set(e, EXIT_MALFORMED, "claim %s: gateway_host is not a host name", c.lease_id);
+		else
+			snprintf(out->g.host, sizeof out->g.host, "%s", host);
 	}
-	if (t->kind == TARGET_APP_ID) {
-		int v = json_get(&j, 0, "app_id");
-		char id[APP_ID_HEX + 1];
-		*match = v >= 0 && !json_string(&j, v, "app_id", &s, &ignored) &&
-			 app_id_of((const char *)s.data, s.len, id) && !strcmp(id, t->id);
-	} else {
-		*match = json_string_is(&j, json_get(&j, 0, "lease_id"), t->id) ||
-			 json_string_is(&j, json_get(&j, 0, "slug"), t->id);
-	}
-	if (*match) {
-		g->host[0] = 0;
-		g->port = 0;
-		app_id[0] = 0;
-		rc = optional_string(&j, json_get(&j, 0, "gateway_host"), "gateway_host", &s, e);
-		if (!rc && s.len && !tunnel_split_hostport((const char *)s.data, g->host, sizeof g->host, &g->port)) {
-			if (s.len >= sizeof g->host || !is_host_name((const char *)s.data, s.len))
-				rc = err_set(e, EXIT_MALFORMED, "gateway_host is not a host name");
-			else
-				memcpy(g->host, s.data, s.len + 1);
-		}
-		int p = json_get(&j, 0, "gateway_port");
-		uint64_t port;
-		if (!rc && p >= 0 && json_type(&j, p) == JSON_NUMBER) {
-			rc = json_u64(&j, p, "gateway_port", 65535, &port, e);
-			g->port = (uint16_t)port;
-		} else if (!rc && p >= 0 && json_type(&j, p) == JSON_STRING) {
-			size_t pn;
-			const char *ps = json_raw(&j, p, &pn);
-			if (pn && !tunnel_parse_port(ps, pn, &g->port))
-				rc = err_set(e, EXIT_MALFORMED, "gateway_port is not a port");
-		}
-		int a = json_get(&j, 0, "app_id");
-		if (!rc && a >= 0 && !optional_string(&j, a, "app_id", &s, &ignored))
-			app_id_of((const char *)s.data, s.len, app_id);
-		if (rc)
-			err_wrap(e, "claim %s", path);
-	}
-	json_free(&j);
-	buf_free(&text);
-	buf_free(&s);
-	return rc;
-}
-
-int gateway_cached(const char *claims_dir, const struct target *t, struct gateway_host *g, char *app_id,
-		   bool *found, struct err *e)
-{
-	char path[4096];
-	*found = false;
-	/* A lease id names its file; a slug or app id needs a scan. */
-	if (t->kind == TARGET_LEASE) {
-		snprintf(path, sizeof path, "%s/%s.json", claims_dir, t->id);
-		if (read_claim(path, t, g, app_id, found, e))
-			return e->code;
-		if (*found)
-			return EXIT_OK;
-	}
-	DIR *d = opendir(claims_dir);
-	if (!d)
-		return errno == ENOENT ? EXIT_OK
-				       : err_set(e, EXIT_SYSTEM, "reading claim directory %s: %s", claims_dir, strerror(errno));
-	struct dirent *de;
-	int rc = EXIT_OK;
-	while (!rc && !*found && (de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		if (n < 6 || de->d_name[0] == '.' || strcmp(de->d_name + n - 5, ".json"))
-			continue;
-		snprintf(path, sizeof path, "%s/%s", claims_dir, de->d_name);
-		rc = read_claim(path, t, g, app_id, found, e);
-	}
-	closedir(d);
+	if (!rc && port && port[0] && !tunnel_parse_port(port, strlen(port), &out->g.port))
+		rc = err_set(e, EXIT_MALFORMED, "claim %s: gateway_port is not a port", c.lease_id);
+	if (!rc && app_id)
+		app_id_of(app_id, strlen(app_id), out->app_id);
+	snprintf(out->lease_id, sizeof out->lease_id, "%s", c.lease_id);
+	claim_free(&c);
 	return rc;
 }

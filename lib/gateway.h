@@ -49,15 +49,19 @@ int gateway_from_cvm_json(const char *text, size_t len, struct gateway_host *g, 
  * answer. A CLI that cannot run, fails or is killed: EXIT_REMOTE. */
 int gateway_ask_cli(const char *phala, const char *app_id, struct gateway_host *g, struct err *e);
 
-/* The claim ledger's directory: dir if given, else $PHALA_CLAIMS_DIR, else
- * ${XDG_STATE_HOME:-$HOME/.local/state}/phala-lease/claims. */
-int gateway_claims_dir(const char *dir, char *out, size_t cap, struct err *e);
+/* What the claim ledger (lib/claim, phala-claim(1)) caches for a target. */
+struct cached_host {
+	bool found;                    /* a claim matches the lease id, slug or app id */
+	struct gateway_host g;         /* its gateway_host/gateway_port; host "" if none yet */
+	char app_id[APP_ID_HEX + 1];   /* its app_id, "" if none */
+	char lease_id[65];
+	char dir[4096];                /* the ledger directory consulted */
+};
 
-/* Looks up the cached gateway host for a lease id/slug or app id target in
- * the claim ledger. *found is false when no claim matches. A matching claim
- * without a gateway host leaves g->host empty and, when the claim records an
- * app id, copies it into app_id (APP_ID_HEX+1 bytes) for a CLI lookup. */
-int gateway_cached(const char *claims_dir, const struct target *t, struct gateway_host *g, char *app_id,
-		   bool *found, struct err *e);
+/* Looks the target up in the claim ledger in dir (NULL: $PHALA_CLAIMS_DIR,
+ * else ${XDG_STATE_HOME:-~/.local/state}/phala-lease/claims). No claim is
+ * not an error (out->found false). An unsafe directory or a corrupt matching
+ * claim: EXIT_MALFORMED; several claims with that slug or app id: EXIT_USAGE. */
+int gateway_cached(const char *dir, const struct target *t, struct cached_host *out, struct err *e);
 
 #endif

@@ -125,15 +125,15 @@ start_sshd() {
 	fi
 	wait_port "$SSHD_PORT"
 	echo "$GWHOST $(cut -d' ' -f1-2 "$SSHD_DIR/host_key.pub")" >known_hosts
-	SSH_ARGS=(-F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$BATS_TEST_TMPDIR/client_key"
+	SSH_ARGS=(-F none -T -o BatchMode=yes -o IdentitiesOnly=yes -i "$BATS_TEST_TMPDIR/client_key"
 		-o UserKnownHostsFile="$BATS_TEST_TMPDIR/known_hosts" -o StrictHostKeyChecking=yes
 		-o ConnectTimeout=20 -l "$SSH_USER")
 }
 
-# claim LEASE SLUG APP HOST [PORT]: a claim file in the format of phala-claim(1).
+# claim LEASE SLUG APP [HOST [PORT]]: a claim written by the real phala-claim.
 claim() {
-	printf '{"lease_id":"%s","slug":"%s","app_id":"%s","gateway_host":"%s"%s,"state":"ready"}\n' \
-		"$1" "$2" "$3" "$4" "${5:+,\"gateway_port\":$5}" >"claims/$1.json"
+	"$BIN/phala-claim" --dir "$PHALA_CLAIMS_DIR" create "$1" slug="$2" app_id="$3" state=ready \
+		${4:+gateway_host=$4} ${5:+gateway_port=$5} >/dev/null
 }
 
 calls() { if [ -f "$FAKE_PHALA_LOG" ]; then wc -l <"$FAKE_PHALA_LOG"; else echo 0; fi; }
@@ -170,7 +170,7 @@ calls() { if [ -f "$FAKE_PHALA_LOG" ]; then wc -l <"$FAKE_PHALA_LOG"; else echo 
 		    ProxyCommand $BIN/phala-proxy --connect-to 127.0.0.1:$gw --cafile $PKI/ca.pem --phala $FAKE %h
 		    HostKeyAlias $GWHOST
 	EOF
-	SSH_ARGS[1]=ssh_config
+	SSH_ARGS[1]=ssh_config  # -F ssh_config
 	run ssh "${SSH_ARGS[@]}" my-box.phala echo via-slug
 	assert_success
 	assert_output via-slug
