@@ -232,7 +232,7 @@ static int make_ctx(struct tunnel *t, const struct tunnel_opts *o, struct err *e
 	if (literal) {
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), o->host) != 1)
 			return err_ssl(e, EXIT_SYSTEM, "setting the expected address");
-	} else if (SSL_set_tlsext_host_name(t->ssl, o->host) != 1 || SSL_set1_host(t->ssl, o->host) != 1) {
+	} else if (SSL_set_tlsext_host_name(t->ssl, t->host) != 1 || SSL_set1_host(t->ssl, o->host) != 1) {
 		return err_ssl(e, EXIT_SYSTEM, "setting the expected host name");
 	}
 	SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
