@@ -10,6 +10,10 @@
 # Every server is started by the test and killed by teardown, also on failure.
 # The phala CLI is t/helpers/fake-phala.sh, which logs each call.
 
+# Each @test runs in its own subshell, so changing a variable there is meant
+# to stay local (SC2030/SC2031); remote commands are built on the client side
+# on purpose (SC2029).
+# shellcheck disable=SC2030,SC2031,SC2029
 load helpers/common
 
 PX() { "$BIN/phala-proxy" "$@"; }
@@ -49,14 +53,16 @@ free_port() {
 	done
 }
 
-# wait_port PORT: until something listens on 127.0.0.1:PORT (at most 5 s).
+# wait_port PORT [LOG]: until something listens on 127.0.0.1:PORT (at most
+# 30 s: the machine may be busy); on failure shows the server's LOG.
 wait_port() {
-	local i
-	for i in $(seq 100); do
+	local _
+	for _ in $(seq 600); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
 		sleep 0.05
 	done
 	echo "nothing listens on port $1" >&2
+	if [ -n "${2:-}" ]; then cat "$2" >&2; fi
 	return 1
 }
 
@@ -68,26 +74,45 @@ bg() {
 	echo $! >>"$BATS_TEST_TMPDIR/pids"
 }
 
+# start_server NAME CMD...: runs CMD... PORT in the background on a fresh
+# port until it listens, retrying with another port when the server dies
+# (the port was taken meanwhile); prints the port. Killed by teardown.
+start_server() {
+	local name=$1 port pid _try _
+	shift
+	for _try in 1 2 3; do
+		port=$(free_port)
+		"$@" "$port" >"$name-$port.log" 2>&1 3>&- &
+		pid=$!
+		echo "$pid" >>"$BATS_TEST_TMPDIR/pids"
+		for _ in $(seq 600); do
+			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+				echo "$port"
+				return 0
+			fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+	done
+	echo "$name did not start:" >&2
+	cat "$name-$port.log" >&2
+	return 1
+}
+
+# gateway_on CERT BACKEND OPTS PORT: socat as the TLS terminator.
+gateway_on() {
+	exec socat -t 5 "OPENSSL-LISTEN:$4,bind=127.0.0.1,reuseaddr,fork,cert=$PKI/$1,verify=0$3" "$2"
+}
+
 # tls_gateway CERT BACKEND [socat options]: a TLS terminator on a fresh port
 # (printed) presenting CERT (in $PKI) and relaying to BACKEND (a socat address).
 tls_gateway() {
-	local cert=$1 backend=$2 port
-	shift 2
-	port=$(free_port)
-	bg "gw-$port.log" socat -t 5 "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,cert=$PKI/$cert,verify=0$*" \
-		"$backend"
-	wait_port "$port" >&2
-	echo "$port"
+	start_server gw gateway_on "$1" "$2" "${3:-}"
 }
 
 # recorder FILE: a backend that appends everything it receives to FILE; prints its port.
-recorder() {
-	local port
-	port=$(free_port)
-	bg "rec-$port.log" socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "OPEN:$1,creat,append"
-	wait_port "$port" >&2
-	echo "$port"
-}
+recorder_on() { exec socat -u "TCP-LISTEN:$2,bind=127.0.0.1,reuseaddr,fork" "OPEN:$1,creat,append"; }
+recorder() { start_server rec recorder_on "$1"; }
 
 # start_sshd: an unprivileged sshd on a fresh port; sets SSHD_PORT, SSHD_DIR, SSH_USER, and SSH_ARGS
 # for a client that trusts exactly this host key for the gateway host name.
@@ -123,7 +148,7 @@ start_sshd() {
 	else
 		bg sshd.log /usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config"
 	fi
-	wait_port "$SSHD_PORT"
+	wait_port "$SSHD_PORT" sshd.log
 	echo "$GWHOST $(cut -d' ' -f1-2 "$SSHD_DIR/host_key.pub")" >known_hosts
 	SSH_ARGS=(-F none -T -o BatchMode=yes -o IdentitiesOnly=yes -i "$BATS_TEST_TMPDIR/client_key"
 		-o UserKnownHostsFile="$BATS_TEST_TMPDIR/known_hosts" -o StrictHostKeyChecking=yes
@@ -216,9 +241,8 @@ calls() { if [ -f "$FAKE_PHALA_LOG" ]; then wc -l <"$FAKE_PHALA_LOG"; else echo 
 }
 
 @test "a server that never answers the handshake: exit 5 after --connect-timeout" {
-	port=$(free_port)
-	bg silent.log socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" SYSTEM:"sleep 30"
-	wait_port "$port"
+	silent_on() { exec socat "TCP-LISTEN:$1,bind=127.0.0.1,reuseaddr,fork" SYSTEM:"sleep 30"; }
+	port=$(start_server silent silent_on)
 	run PX --connect-timeout 1 --connect-to "127.0.0.1:$port" --cafile "$PKI/ca.pem" "$GWHOST" </dev/null
 	assert_failure 5
 	assert_output "phala-proxy: TLS to $GWHOST: handshake failure: timed out"
@@ -237,8 +261,8 @@ calls() { if [ -f "$FAKE_PHALA_LOG" ]; then wc -l <"$FAKE_PHALA_LOG"; else echo 
 # gateway presenting CERT in front of a recorder; leaves the run results.
 mitm() {
 	local rec_port gw
-	rec_port=$(recorder "$BATS_TEST_TMPDIR/received")
-	gw=$(tls_gateway "$1" "TCP:127.0.0.1:$rec_port" "${2:-}")
+	rec_port=$(recorder "$BATS_TEST_TMPDIR/received") || return 1
+	gw=$(tls_gateway "$1" "TCP:127.0.0.1:$rec_port" "${2:-}") || return 1
 	run PX --connect-to "127.0.0.1:$gw" --cafile "$PKI/ca.pem" "$GWHOST" < <(printf 'SSH-2.0-secret\r\n')
 }
 
