@@ -20,7 +20,8 @@ static const char usage[] =
 	"      --claims DIR          claim ledger directory (default $PHALA_CLAIMS_DIR, else\n"
 	"                            ${XDG_STATE_HOME:-~/.local/state}/phala-lease/claims)\n"
 	"      --phala PATH          the phala CLI for app ids without a claim (default: phala)\n"
-	"      --connect-timeout S   bound on connect plus TLS handshake, seconds (default 30)\n"
+	"      --connect-timeout S   bound on the phala CLI lookup, and on connect plus TLS\n"
+	"                            handshake, seconds each (default 30)\n"
 	"      --print-host          print \"HOST PORT\" of the resolved gateway and exit\n"
 	"  -v, --verbose             progress on standard error\n"
 	"  -h, --help                this text\n"
@@ -124,7 +125,7 @@ static void resolve(const struct options *o, struct gateway_host *g)
 	}
 	memcpy(app_id, t.kind == TARGET_APP_ID ? t.id : ch.app_id, sizeof app_id);
 	say(o, "app_%s: no cached gateway host, asking `%s cvms get`", app_id, o->phala);
-	if (gateway_ask_cli(o->phala, app_id, g, &e))
+	if (gateway_ask_cli(o->phala, app_id, o->timeout_s * 1000, g, &e))
 		tool_fail(&e);
 }
 

@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -193,6 +195,7 @@ static int first_line(const struct buf *b)
 static void run_child(const char *dir, const char *phala, char *const argv[], int out, int errout, int errfd)
 {
 	int devnull = open("/dev/null", O_RDONLY);
+	setpgid(0, 0); /* so that a timeout can stop the CLI and its children together */
 	if (chdir(dir) || devnull < 0 || dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(errout, 2) < 0) {
 		int err = errno;
 		(void)!write(errfd, &err, sizeof err);
@@ -208,8 +211,8 @@ static void run_child(const char *dir, const char *phala, char *const argv[], in
 }
 
 /* Runs argv in dir; stdout into out (capped), stderr into errtext, exit status into *status. */
-static int run_cli(const char *dir, const char *phala, char *const argv[], struct buf *out, struct buf *errtext,
-		   int *status, struct err *e)
+static int run_cli(const char *dir, const char *phala, char *const argv[], int timeout_ms, struct buf *out,
+		   struct buf *errtext, int *status, struct err *e)
 {
 	char errpath[4096];
 	if (snprintf(errpath, sizeof errpath, "%s/.stderr", dir) >= (int)sizeof errpath)
@@ -237,13 +240,33 @@ static int run_cli(const char *dir, const char *phala, char *const argv[], struc
 	if (pid < 0)
 		rc = err_set(e, EXIT_SYSTEM, "fork: %s", strerror(errno));
 	uint8_t chunk[16384];
-	ssize_t r;
-	while (pid > 0 && ((r = read(pout[0], chunk, sizeof chunk)) > 0 || (r < 0 && errno == EINTR)))
-		if (r > 0 && out->len < CLI_OUTPUT_MAX && !buf_append(out, chunk, (size_t)r))
+	ssize_t r = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (pid > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		long long left = timeout_ms - ((long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd pfd = { .fd = pout[0], .events = POLLIN };
+		int pr = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		if (pr == 0) { /* the CLI and whatever it started */
+			kill(-pid, SIGKILL);
+			if (!rc)
+				rc = err_set(e, EXIT_REMOTE, "timed out after %d s", timeout_ms / 1000);
+			break;
+		}
+		if (pr < 0 && errno == EINTR)
+			continue;
+		r = read(pout[0], chunk, sizeof chunk);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (out->len < CLI_OUTPUT_MAX && !buf_append(out, chunk, (size_t)r) && !rc)
 			rc = err_set(e, EXIT_SYSTEM, "out of memory");
+	}
 	close(pout[0]);
 	int child_errno = 0;
-	if (pid > 0 && read(perr[0], &child_errno, sizeof child_errno) == (ssize_t)sizeof child_errno && !rc)
+	if (pid > 0 && !rc && read(perr[0], &child_errno, sizeof child_errno) == (ssize_t)sizeof child_errno && !rc)
 		rc = err_set(e, EXIT_REMOTE, "cannot run %s: %s", phala, strerror(child_errno));
 	close(perr[0]);
 	while (pid > 0 && waitpid(pid, status, 0) < 0 && errno == EINTR)
@@ -258,7 +281,7 @@ static int run_cli(const char *dir, const char *phala, char *const argv[], struc
 	return rc;
 }
 
-int gateway_ask_cli(const char *phala, const char *app_id, struct gateway_host *g, struct err *e)
+int gateway_ask_cli(const char *phala, const char *app_id, int timeout_ms, struct gateway_host *g, struct err *e)
 {
 	char tmpl[4096], arg[64], prog[4096];
 	const char *tmp = getenv("TMPDIR");
@@ -270,7 +293,7 @@ int gateway_ask_cli(const char *phala, const char *app_id, struct gateway_host *
 	char *argv[] = { prog, "cvms", "get", arg, "--json", NULL };
 	struct buf out = { 0 }, errtext = { 0 };
 	int status = 0;
-	int rc = run_cli(tmpl, phala, argv, &out, &errtext, &status, e);
+	int rc = run_cli(tmpl, phala, argv, timeout_ms > 0 ? timeout_ms : 60000, &out, &errtext, &status, e);
 	rmdir(tmpl);
 	if (!rc) {
 		int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -281,9 +304,9 @@ int gateway_ask_cli(const char *phala, const char *app_id, struct gateway_host *
 						first_line(&errtext), (const char *)errtext.data);
 		else if (!rc && code != 0)
 			rc = err_set(e, EXIT_REMOTE, "exit status %d despite a successful answer", code);
-		if (rc)
-			err_wrap(e, "%s cvms get %s", phala, arg);
 	}
+	if (rc)
+		err_wrap(e, "%s cvms get %s", phala, arg);
 	buf_free(&out);
 	buf_free(&errtext);
 	return rc;

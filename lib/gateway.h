@@ -46,8 +46,9 @@ int gateway_from_cvm_json(const char *text, size_t len, struct gateway_host *g, 
 
 /* Runs `PHALA cvms get app_<id> --json` once, in a private empty directory,
  * stdin /dev/null, DEBUG unset, PHALA_DISABLE_UPDATE_CHECK=1, and reads its
- * answer. A CLI that cannot run, fails or is killed: EXIT_REMOTE. */
-int gateway_ask_cli(const char *phala, const char *app_id, struct gateway_host *g, struct err *e);
+ * answer. A CLI that cannot run, fails, is killed or has not answered within
+ * timeout_ms (then it and its process group are killed): EXIT_REMOTE. */
+int gateway_ask_cli(const char *phala, const char *app_id, int timeout_ms, struct gateway_host *g, struct err *e);
 
 /* What the claim ledger (lib/claim, phala-claim(1)) caches for a target. */
 struct cached_host {

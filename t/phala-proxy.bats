@@ -450,6 +450,13 @@ received() { if [ -f received ]; then stat -c %s received; else echo 0; fi; }
 	assert_output --partial "exit status 1: Unknown API error"
 }
 
+@test "cvms get: a CLI that does not answer is stopped after --connect-timeout, exit 5" {
+	FAKE_PHALA_SLEEP=30 run PX --print-host --connect-timeout 1 --phala "$FAKE" "$APP"
+	assert_failure 5
+	assert_output "phala-proxy: $FAKE cvms get app_$APP: timed out after 1 s"
+	[ "$(calls)" -eq 1 ]
+}
+
 @test "a lease id or slug without a claim is exit 4, with no phala call" {
 	run PX --print-host --phala "$FAKE" no-such-lease
 	assert_failure 4
