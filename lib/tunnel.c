@@ -320,6 +320,8 @@ static int set_nonblocking(int fd)
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fstat(fd, &st) || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
 		return -1;
+	if (S_ISFIFO(st.st_mode)) /* fewer, larger reads and writes; best effort */
+		fcntl(fd, F_SETPIPE_SZ, (int)(PUMP_BUF < ((size_t)1 << 20) ? PUMP_BUF : (size_t)1 << 20));
 	if (!(fl & O_NONBLOCK))
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	return fl;

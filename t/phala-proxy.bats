@@ -37,6 +37,9 @@ setup() {
 
 teardown() {
 	local p
+	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -f "$BATS_TEST_TMPDIR/sshd.log" ]; then
+		sed 's/^/# sshd: /' "$BATS_TEST_TMPDIR/sshd.log" >&3
+	fi
 	while read -r p; do kill "$p" 2>/dev/null || true; done <"$BATS_TEST_TMPDIR/pids"
 	if [ -n "${SSHD_DIR:-}" ]; then rm -rf "$SSHD_DIR"; fi
 }
@@ -117,6 +120,9 @@ recorder() { start_server rec recorder_on "$1"; }
 # start_sshd: an unprivileged sshd on a fresh port; sets SSHD_PORT, SSHD_DIR, SSH_USER, and SSH_ARGS
 # for a client that trusts exactly this host key for the gateway host name.
 start_sshd() {
+	# An unprivileged sshd drops every connection when /dev/null is not the
+	# device (a root process renaming a file over it leaves a 0644 file).
+	[ -c /dev/null ] || fail "/dev/null is not a character device: $(ls -l /dev/null)"
 	if [ "$(id -u)" -eq 0 ]; then
 		SSH_USER=phala-proxy-test
 		id "$SSH_USER" >/dev/null 2>&1 || useradd -M -d / -s /bin/sh "$SSH_USER"
