@@ -15,7 +15,7 @@
 # Environment: PROXY_BENCH_RUNS (set-up runs, default 21),
 # PROXY_BENCH_BULK_RUNS (default 3), PROXY_BENCH_BYTES (default 1073741824),
 # PHALA_CLI (the real CLI; default build/phala-cli/node_modules/.bin/phala),
-# MOCK_API (default t/sim/mock-api).
+# MOCK_API (the mock API's control script; default t/sim/mock-api.sh).
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -25,7 +25,7 @@ RUNS=${PROXY_BENCH_RUNS:-21}
 BULK_RUNS=${PROXY_BENCH_BULK_RUNS:-3}
 BYTES=${PROXY_BENCH_BYTES:-1073741824}
 PHALA_CLI=${PHALA_CLI:-$ROOT/build/phala-cli/node_modules/.bin/phala}
-MOCK_API=${MOCK_API:-$ROOT/t/sim/mock-api}
+MOCK_API=${MOCK_API:-$ROOT/t/sim/mock-api.sh}
 APP=3f2a9c4d8e7b6a5f4c3d2e1f0a9b8c7d6e5f4a3b
 H=$APP-22.test-gateway.example
 
@@ -41,7 +41,7 @@ pids=
 mock_dir=
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	if [ -n "$mock_dir" ]; then "$MOCK_API" stop "$mock_dir" >/dev/null 2>&1 || true; fi
+	if [ -n "$mock_dir" ]; then sh "$MOCK_API" stop "$mock_dir" >/dev/null 2>&1 || true; fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -106,10 +106,10 @@ echo "  phala-proxy (cached host)           $(ms "$t_proxy")"
 echo "  openssl s_client (verifying)        $(ms "$t_sclient")"
 echo "  s_client / phala-proxy              $(ratio "$t_sclient" "$t_proxy")  (target: >= 1.00x)"
 
-if command -v node >/dev/null 2>&1 && [ -x "$PHALA_CLI" ] && [ -x "$MOCK_API" ]; then
+if command -v node >/dev/null 2>&1 && [ -x "$PHALA_CLI" ] && [ -f "$MOCK_API" ]; then
 	mock_dir=$tmp/mock
-	prefix=$("$MOCK_API" start "$mock_dir" --domain test-gateway.example)
-	"$MOCK_API" add "$mock_dir" app_id=$APP name=bench-box status=running >/dev/null
+	prefix=$(sh "$MOCK_API" start "$mock_dir" --domain test-gateway.example)
+	sh "$MOCK_API" add "$mock_dir" app_id=$APP name=bench-box status=running >/dev/null
 	mkdir -p "$tmp/phala-cloud" "$tmp/noclaims"
 	chmod 700 "$tmp/noclaims"
 	uncached="PHALA_CLOUD_API_PREFIX='$prefix' PHALA_CLOUD_API_KEY='$(cat "$mock_dir/api-key")' \

@@ -3,7 +3,8 @@
  *   tls-server CERT_AND_KEY.pem MODE
  * Binds an ephemeral port, prints it on stdout, then serves connections one
  * after another until killed. MODE: hello (send "hello\n", then close_notify),
- * sink (read and discard until the client's close_notify or EOF, then close). */
+ * sink (read and discard); both read until the client's close_notify or EOF
+ * before closing, so that the close is never a reset. */
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -52,11 +53,12 @@ int main(int argc, char **argv)
 		SSL *ssl = SSL_new(ctx);
 		SSL_set_fd(ssl, fd);
 		if (SSL_accept(ssl) == 1) {
-			if (sink)
-				while (SSL_read(ssl, buf, sizeof buf) > 0)
-					;
-			else
-				SSL_write(ssl, "hello\n", 6);
+			if (!sink)
+				if (SSL_write(ssl, "hello\n", 6) > 0)
+					SSL_shutdown(ssl);
+			/* Read to the client's end: closing with unread bytes would be a reset. */
+			while (SSL_read(ssl, buf, sizeof buf) > 0)
+				;
 			SSL_shutdown(ssl);
 		}
 		ERR_clear_error();
