@@ -236,6 +236,21 @@ calls() { if [ -f "$FAKE_PHALA_LOG" ]; then wc -l <"$FAKE_PHALA_LOG"; else echo 
 	assert_output bye
 }
 
+@test "full duplex under back-pressure: 20 MiB echoed back intact while still sending" {
+	gw=$(tls_gateway gw.pem "SYSTEM:cat")
+	head -c 20971520 /dev/urandom >in.bin
+	PX --connect-to "127.0.0.1:$gw" --cafile "$PKI/ca.pem" "$GWHOST" <in.bin >out.bin
+	cmp in.bin out.bin
+}
+
+@test "standard output closed by its reader: exit 4 naming standard output" {
+	gw=$(tls_gateway gw.pem "SYSTEM:cat")
+	run bash -c "'$BIN/phala-proxy' --connect-to 127.0.0.1:$gw --cafile '$PKI/ca.pem' $GWHOST </dev/zero 2>err |
+		head -c 100000 >/dev/null; echo \"status \${PIPESTATUS[0]}\""
+	assert_output "status 4"
+	grep -q "^phala-proxy: writing standard output: " err
+}
+
 @test "--verbose reports the connection on stderr only; stdout carries only tunnel data" {
 	gw=$(tls_gateway gw.pem "SYSTEM:cat")
 	printf 'payload' | PX -v --connect-to "127.0.0.1:$gw" --cafile "$PKI/ca.pem" "$GWHOST" >out 2>err
