@@ -153,7 +153,12 @@ static int read_cvm(const struct json *j, struct gateway_host *g, struct err *e)
 		buf_free(&s);
 		return rc;
 	}
-	rc = optional_string(j, get_either(j, 0, "app_id", "appId"), "app_id", &s, e);
+	/* A CVM that is not running has no route on the gateway (phala-cli.md §11.5). */
+	rc = optional_string(j, json_get(j, 0, "status"), "status", &s, e);
+	if (!rc && s.len && strcmp((const char *)s.data, "running"))
+		rc = err_set(e, EXIT_REMOTE, "the CVM is not running (status: %.40s)", (const char *)s.data);
+	if (!rc)
+		rc = optional_string(j, get_either(j, 0, "app_id", "appId"), "app_id", &s, e);
 	if (!rc && !app_id_of((const char *)s.data, s.len, app_id))
 		rc = err_set(e, s.len ? EXIT_MALFORMED : EXIT_REMOTE, "%s", s.len ? "app_id is not 40 hex" : "the CVM has no app_id");
 	int gw = json_get(j, 0, "gateway");

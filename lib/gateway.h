@@ -40,8 +40,9 @@ int gateway_host_for(const char *app_id, const char *domain, struct gateway_host
  * noise after it are tolerated; `success` must be true (false: EXIT_REMOTE
  * with the CLI's error text); app id from `app_id`/`appId`, domain from
  * `gateway.base_domain`/`gateway.baseDomain` (2026-01-21) or
- * `gateway_domain`/`gatewayDomain` (2025-10-28). No domain: EXIT_REMOTE (not
- * on a gateway); no JSON or wrong types: EXIT_MALFORMED. */
+ * `gateway_domain`/`gatewayDomain` (2025-10-28). A top-level status other
+ * than "running", or no domain: EXIT_REMOTE (not reachable through a
+ * gateway); no JSON or wrong types: EXIT_MALFORMED. */
 int gateway_from_cvm_json(const char *text, size_t len, struct gateway_host *g, struct err *e);
 
 /* Runs `PHALA cvms get app_<id> --json` once, in a private empty directory,

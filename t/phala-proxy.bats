@@ -438,7 +438,7 @@ received() { if [ -f received ]; then stat -c %s received; else echo 0; fi; }
 }
 
 @test "cvms get: no gateway domain is exit 5 (not on a gateway)" {
-	printf '{"success":true,"app_id":"%s","status":"starting","gateway":{"base_domain":null,"cname":null}}\n' \
+	printf '{"success":true,"app_id":"%s","status":"running","gateway":{"base_domain":null,"cname":null}}\n' \
 		"$APP" >nogw.json
 	FAKE_PHALA_STDOUT=$BATS_TEST_TMPDIR/nogw.json run PX --print-host --phala "$FAKE" "$APP"
 	assert_failure 5
@@ -446,6 +446,13 @@ received() { if [ -f received ]; then stat -c %s received; else echo 0; fi; }
 	printf '{"success":true,"app_id":"%s","gateway":{"base_domain":""}}\n' "$APP" >empty.json
 	FAKE_PHALA_STDOUT=$BATS_TEST_TMPDIR/empty.json run PX --print-host --phala "$FAKE" "$APP"
 	assert_failure 5
+}
+
+@test "cvms get: a CVM that is not running is exit 5, naming its status" {
+	printf '{"success":true,"app_id":"%s","status":"stopped","gateway":{"base_domain":"gw.example"}}\n' "$APP" >stopped.json
+	FAKE_PHALA_STDOUT=$BATS_TEST_TMPDIR/stopped.json run PX --print-host --phala "$FAKE" "$APP"
+	assert_failure 5
+	assert_output --partial "the CVM is not running (status: stopped)"
 }
 
 @test "cvms get: a missing phala binary is exit 5" {

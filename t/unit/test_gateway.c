@@ -49,6 +49,9 @@ static void cvm_get_shapes(void)
 	CHECK(from_json("{\"success\":true,\"app_id\":\"" APP "\",\"gateway_domain\":\"d.example:99999\"}", &g) == EXIT_MALFORMED);
 	CHECK(from_json("{\"success\":true,\"app_id\":\"" APP "\",\"gateway_domain\":\"bad/domain\"}", &g) == EXIT_MALFORMED);
 	CHECK(from_json("[1]", &g) == EXIT_MALFORMED);
+	CHECK(from_json("{\"success\":true,\"status\":\"running\",\"app_id\":\"" APP "\",\"gateway_domain\":\"d.example\"}", &g) == 0);
+	CHECK(from_json("{\"success\":true,\"status\":\"starting\",\"app_id\":\"" APP "\",\"gateway_domain\":\"d.example\"}", &g) == EXIT_REMOTE);
+	CHECK(from_json("{\"success\":true,\"status\":7,\"app_id\":\"" APP "\",\"gateway_domain\":\"d.example\"}", &g) == EXIT_MALFORMED);
 }
 
 static void targets(void)
