@@ -9,7 +9,7 @@ set -eu
 printf '%s\n' "$*" >>"${FAKE_PHALA_LOG:?}"
 entries=$(find . -mindepth 1 -maxdepth 1 | wc -l)
 stdin=tty-or-other
-[ -c /dev/stdin ] && [ "$(readlink -f /dev/stdin)" = /dev/null ] && stdin=devnull
+[ "$(readlink -f /dev/stdin)" = /dev/null ] && stdin=devnull
 printf 'cwd-entries=%s debug=%s update-check-disabled=%s stdin=%s\n' "$entries" "${DEBUG-unset}" \
 	"${PHALA_DISABLE_UPDATE_CHECK-unset}" "$stdin" >>"$FAKE_PHALA_LOG.env"
 if [ -n "${FAKE_PHALA_SLEEP:-}" ]; then sleep "$FAKE_PHALA_SLEEP"; fi
