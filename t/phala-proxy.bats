@@ -120,9 +120,6 @@ recorder() { start_server rec recorder_on "$1"; }
 # start_sshd: an unprivileged sshd on a fresh port; sets SSHD_PORT, SSHD_DIR, SSH_USER, and SSH_ARGS
 # for a client that trusts exactly this host key for the gateway host name.
 start_sshd() {
-	# An unprivileged sshd drops every connection when /dev/null is not the
-	# device (a root process renaming a file over it leaves a 0644 file).
-	[ -c /dev/null ] || fail "/dev/null is not a character device: $(ls -l /dev/null)"
 	if [ "$(id -u)" -eq 0 ]; then
 		SSH_USER=phala-proxy-test
 		id "$SSH_USER" >/dev/null 2>&1 || useradd -M -d / -s /bin/sh "$SSH_USER"
@@ -147,12 +144,24 @@ start_sshd() {
 		StrictModes no
 	EOF
 	chmod 755 "$SSHD_DIR"
+	local run_as=()
 	if [ "$(id -u)" -eq 0 ]; then
 		chown -R "$SSH_USER" "$SSHD_DIR"
-		bg sshd.log setpriv --reuid="$SSH_USER" --regid="$(id -g "$SSH_USER")" --clear-groups \
-			/usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config"
+		run_as=(setpriv --reuid="$SSH_USER" --regid="$(id -g "$SSH_USER")" --clear-groups)
+	fi
+	# An unprivileged sshd drops every connection when /dev/null is not the
+	# device (on a shared machine a root process renaming a file over it
+	# leaves a 0644 file). As root, where mount namespaces work, sshd gets a
+	# private, known-good /dev/null; otherwise the real one must be sound.
+	if [ "$(id -u)" -eq 0 ] && mknod -m 666 "$SSHD_DIR/null" c 1 3 2>/dev/null &&
+		unshare --mount --propagation private true 2>/dev/null; then
+		# shellcheck disable=SC2016 # $1 and $@ belong to the inner sh
+		bg sshd.log unshare --mount --propagation private \
+			sh -c 'mount --bind "$1" /dev/null && shift && exec "$@"' sh "$SSHD_DIR/null" \
+			"${run_as[@]}" /usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config"
 	else
-		bg sshd.log /usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config"
+		[ -c /dev/null ] || fail "/dev/null is not a character device: $(ls -l /dev/null)"
+		bg sshd.log "${run_as[@]}" /usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config"
 	fi
 	wait_port "$SSHD_PORT" sshd.log
 	echo "$GWHOST $(cut -d' ' -f1-2 "$SSHD_DIR/host_key.pub")" >known_hosts
