@@ -151,13 +151,16 @@ start_sshd() {
 	fi
 	# An unprivileged sshd drops every connection when /dev/null is not the
 	# device (on a shared machine a root process renaming a file over it
-	# leaves a 0644 file). As root, where mount namespaces work, sshd gets a
-	# private, known-good /dev/null; otherwise the real one must be sound.
-	if [ "$(id -u)" -eq 0 ] && mknod -m 666 "$SSHD_DIR/null" c 1 3 2>/dev/null &&
+	# leaves a 0644 file). As root, where mount namespaces work, sshd sees a
+	# private /dev of its own (null, zero, random, urandom); otherwise the
+	# real /dev/null must be sound.
+	if [ "$(id -u)" -eq 0 ] && mkdir "$SSHD_DIR/dev" && mknod -m 666 "$SSHD_DIR/dev/null" c 1 3 &&
+		mknod -m 666 "$SSHD_DIR/dev/zero" c 1 5 && mknod -m 666 "$SSHD_DIR/dev/random" c 1 8 &&
+		mknod -m 666 "$SSHD_DIR/dev/urandom" c 1 9 &&
 		unshare --mount --propagation private true 2>/dev/null; then
 		# shellcheck disable=SC2016 # $1 and $@ belong to the inner sh
 		bg sshd.log unshare --mount --propagation private \
-			sh -c 'mount --bind "$1" /dev/null && shift && exec "$@"' sh "$SSHD_DIR/null" \
+			sh -c 'mount --bind "$1" /dev && shift && exec "$@"' sh "$SSHD_DIR/dev" \
 			"${run_as[@]}" /usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config"
 	else
 		[ -c /dev/null ] || fail "/dev/null is not a character device: $(ls -l /dev/null)"
