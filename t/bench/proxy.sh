@@ -95,10 +95,12 @@ ms() { awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 mbps() { awk -v b="$BYTES" -v u="$1" 'BEGIN { printf "%.0f MB/s", b / u }'; }
 
-# check NAME CMD: CMD must print exactly "hello" (it connected and verified).
+# check NAME CMD...: CMD must get the server's first byte (it connected and verified).
 check() {
-	out=$(eval "$2") || true
-	[ "$out" = hello ] || { echo "proxy bench: $1 did not get the server's line (got '$out')" >&2; exit 4; }
+	name=$1
+	shift
+	"$HELPERS/first-byte" "$@" >/dev/null 2>"$tmp/fb.err" ||
+		{ echo "proxy bench: $name got nothing from the server" >&2; cat "$tmp/fb.err" >&2; exit 4; }
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) on $(nproc) cores (a busy machine makes every figure noisy)"
@@ -109,11 +111,10 @@ mkdir -p "$tmp/claims"
 chmod 700 "$tmp/claims"
 "$BIN/phala-claim" --dir "$tmp/claims" create 0123456789ab slug=bench-box app_id=$APP gateway_host="$H" \
 	state=ready >/dev/null
-proxy_cached="'$BIN/phala-proxy' --claims '$tmp/claims' --connect-to 127.0.0.1:$hp --cafile '$CA' bench-box </dev/null"
-s_client="openssl s_client -quiet -verify_return_error -verify_hostname $H -servername $H -CAfile '$CA' \
-	-connect 127.0.0.1:$hp </dev/null 2>/dev/null"
-check "phala-proxy (cached)" "$proxy_cached"
-check "openssl s_client" "$s_client"
+check "phala-proxy (cached)" "$BIN/phala-proxy" --claims "$tmp/claims" --connect-to "127.0.0.1:$hp" --cafile "$CA" \
+	bench-box
+check "openssl s_client" openssl s_client -quiet -verify_return_error -verify_hostname "$H" -servername "$H" \
+	-CAfile "$CA" -connect "127.0.0.1:$hp"
 t_proxy=$(median_fb "$RUNS" "$BIN/phala-proxy" --claims "$tmp/claims" --connect-to "127.0.0.1:$hp" --cafile "$CA" \
 	bench-box)
 t_sclient=$(median_fb "$RUNS" openssl s_client -quiet -verify_return_error -verify_hostname "$H" -servername "$H" \
@@ -129,19 +130,17 @@ if command -v node >/dev/null 2>&1 && [ -x "$PHALA_CLI" ] && [ -f "$MOCK_API" ];
 	mkdir -p "$tmp/phala-cloud" "$tmp/noclaims"
 	chmod 700 "$tmp/noclaims"
 	out=
+	ok=false
 	if prefix=$(sh "$MOCK_API" start "$mock_dir" --domain test-gateway.example) &&
 		sh "$MOCK_API" add "$mock_dir" app_id=$APP name=bench-box status=running >/dev/null; then
-		uncached="PHALA_CLOUD_API_PREFIX='$prefix' PHALA_CLOUD_API_KEY='$(cat "$mock_dir/api-key")' \
-			PHALA_CLOUD_DIR='$tmp/phala-cloud' '$BIN/phala-proxy' --claims '$tmp/noclaims' \
-			--phala '$PHALA_CLI' --connect-to 127.0.0.1:$hp --cafile '$CA' $APP </dev/null"
-		out=$(eval "$uncached" 2>&1) || true
+		set -- env PHALA_CLOUD_API_PREFIX="$prefix" PHALA_CLOUD_API_KEY="$(cat "$mock_dir/api-key")" \
+			PHALA_CLOUD_DIR="$tmp/phala-cloud" "$BIN/phala-proxy" --claims "$tmp/noclaims" --phala "$PHALA_CLI" \
+			--connect-to "127.0.0.1:$hp" --cafile "$CA" "$APP"
+		out=$("$HELPERS/first-byte" "$@" 2>&1) && ok=true
 	fi
-	if [ "$out" = hello ]; then
+	if $ok; then
 		n=$(((RUNS + 3) / 4))
-		t_uncached=$(median_fb "$n" env PHALA_CLOUD_API_PREFIX="$prefix" \
-			PHALA_CLOUD_API_KEY="$(cat "$mock_dir/api-key")" PHALA_CLOUD_DIR="$tmp/phala-cloud" \
-			"$BIN/phala-proxy" --claims "$tmp/noclaims" --phala "$PHALA_CLI" --connect-to "127.0.0.1:$hp" \
-			--cafile "$CA" "$APP")
+		t_uncached=$(median_fb "$n" "$@")
 		uncached_line "$(ms "$t_uncached")" "$n"
 		echo "  uncached / cached                   $(ratio "$t_uncached" "$t_proxy")"
 	else

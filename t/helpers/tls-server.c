@@ -2,10 +2,11 @@
  * (so that the server is not what limits the clients being compared).
  *   tls-server CERT_AND_KEY.pem MODE
  * Binds an ephemeral port, prints it on stdout, then serves connections one
- * after another until killed. MODE: hello (send "hello\n", then close_notify),
- * sink (read and discard); both read until the client's close_notify or EOF
- * before closing, so that the close is never a reset. */
+ * after another until killed. MODE: hello (send "hello\n", as an ssh server sends its banner, and keep
+ * the connection open), sink (read and discard); both read until the client's
+ * close_notify or EOF before closing, so that the close is never a reset. */
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -50,12 +51,13 @@ int main(int argc, char **argv)
 		int fd = accept(ls, NULL, NULL);
 		if (fd < 0)
 			continue;
+		/* As interactive servers do: no Nagle delay on the first small record. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		SSL *ssl = SSL_new(ctx);
 		SSL_set_fd(ssl, fd);
 		if (SSL_accept(ssl) == 1) {
 			if (!sink)
-				if (SSL_write(ssl, "hello\n", 6) > 0)
-					SSL_shutdown(ssl);
+				SSL_write(ssl, "hello\n", 6);
 			/* Read to the client's end: closing with unread bytes would be a reset. */
 			while (SSL_read(ssl, buf, sizeof buf) > 0)
 				;
