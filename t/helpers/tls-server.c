@@ -4,7 +4,8 @@
  * Binds an ephemeral port, prints it on stdout, then serves connections one
  * after another until killed. MODE: hello (send "hello\n", as an ssh server sends its banner, and keep
  * the connection open), sink (read and discard); both read until the client's
- * close_notify or EOF before closing, so that the close is never a reset. */
+ * close_notify or EOF before closing, so that the close is never a reset;
+ * source BYTES (send BYTES zero bytes, then close_notify). */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -26,9 +27,11 @@ static void die(const char *what)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3 || (strcmp(argv[2], "hello") && strcmp(argv[2], "sink")))
-		die("usage: tls-server CERT_AND_KEY.pem hello|sink");
+	bool source = argc == 4 && !strcmp(argv[2], "source");
+	if (!source && (argc != 3 || (strcmp(argv[2], "hello") && strcmp(argv[2], "sink"))))
+		die("usage: tls-server CERT_AND_KEY.pem hello|sink|source BYTES");
 	bool sink = !strcmp(argv[2], "sink");
+	unsigned long long total = source ? strtoull(argv[3], NULL, 10) : 0;
 	signal(SIGPIPE, SIG_IGN);
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, argv[1]) != 1 ||
@@ -46,7 +49,7 @@ int main(int argc, char **argv)
 		die("listening on 127.0.0.1");
 	printf("%u\n", (unsigned)ntohs(sa.sin_port));
 	fflush(stdout);
-	static char buf[1 << 20];
+	static char buf[1 << 20]; /* zero: the source's data */
 	for (;;) {
 		int fd = accept(ls, NULL, NULL);
 		if (fd < 0)
@@ -56,8 +59,17 @@ int main(int argc, char **argv)
 		SSL *ssl = SSL_new(ctx);
 		SSL_set_fd(ssl, fd);
 		if (SSL_accept(ssl) == 1) {
-			if (!sink)
+			if (source) {
+				unsigned long long left = total;
+				int w = 1;
+				while (left && w > 0) {
+					w = SSL_write(ssl, buf, (int)(left < sizeof buf ? left : sizeof buf));
+					left -= w > 0 ? (unsigned long long)w : 0;
+				}
+				SSL_shutdown(ssl);
+			} else if (!sink) {
 				SSL_write(ssl, "hello\n", 6);
+			}
 			/* Read to the client's end: closing with unread bytes would be a reset. */
 			while (SSL_read(ssl, buf, sizeof buf) > 0)
 				;
