@@ -83,7 +83,7 @@ static void split_args(struct ctx *c, int argc, char **argv, bool allow_revision
 			c->if_revision = argv[i];
 		} else if (allow_revision && !strncmp(argv[i], "--if-revision=", 14)) {
 			c->if_revision = argv[i] + 14;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
 			tool_usage_error(usage, "unknown option '%s'", argv[i]);
 		} else {
 			c->args[c->nargs++] = argv[i];
@@ -168,12 +168,8 @@ static int cmd_get(struct ctx *c)
 		tool_usage_error(usage, "get: expected LEASE [FIELD]");
 	const char *field = c->nargs == 2 ? c->args[1] : NULL;
 	struct err e = { 0 };
-	struct buf scratch = { 0 };
-	/* A field name is checked like a key of set (its value aside). */
-	if (field && strcmp(field, "lease_id") && strcmp(field, "revision") &&
-	    claim_check_field(field, "", &scratch, &e) == EXIT_USAGE && strstr(e.msg, "invalid field name"))
-		fail(&e);
-	buf_free(&scratch);
+	if (field && !claim_valid_key(field))
+		tool_usage_error(usage, "get: invalid field name '%.*s'", 80, field);
 	open_store(c, false);
 	struct claim cl;
 	if (claim_read(&c->store, c->args[0], &cl, &e))

@@ -70,6 +70,11 @@ static bool is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+static bool is_lower_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
 static bool all_in(const char *s, size_t n, bool (*ok)(char))
 {
 	for (size_t i = 0; i < n; i++)
@@ -112,7 +117,7 @@ bool claim_valid_lease(const char *s)
 	return n >= 1 && n <= CLAIM_LEASE_MAX && is_lower_alnum(s[0]) && all_in(s, n, lease_char);
 }
 
-static bool valid_key(const char *k)
+bool claim_valid_key(const char *k)
 {
 	size_t n = strlen(k);
 	return n >= 1 && n <= CLAIM_KEY_MAX && k[0] >= 'a' && k[0] <= 'z' && all_in(k, n, key_char);
@@ -167,7 +172,7 @@ static int bad(struct err *e, const char *key, const char *why)
 
 int claim_check_field(const char *key, const char *value, struct buf *out, struct err *e)
 {
-	if (!valid_key(key))
+	if (!claim_valid_key(key))
 		return err_set(e, EXIT_USAGE, "invalid field name '%.*s' (1 to %d of [a-z0-9_], starting with a letter)",
 			       (int)(strlen(key) > 80 ? 80 : strlen(key)), key, CLAIM_KEY_MAX);
 	size_t n = strlen(value);
@@ -303,7 +308,7 @@ int claim_set(struct claim *c, const char *key, const char *value, struct err *e
 {
 	struct buf v = { 0 };
 	int rc = *value ? claim_check_field(key, value, &v, e) : EXIT_OK;
-	if (rc == EXIT_OK && !*value && (!valid_key(key) || type_of(key) == F_READONLY))
+	if (rc == EXIT_OK && !*value && (!claim_valid_key(key) || type_of(key) == F_READONLY))
 		rc = claim_check_field(key, value, &v, e); /* the same messages for a removal */
 	if (rc == EXIT_OK)
 		rc = put_field(c, key, v.data ? (const char *)v.data : "", e);
@@ -318,6 +323,22 @@ void claim_free(struct claim *c)
 		free(c->field[i].value);
 	}
 	c->nfields = 0;
+}
+
+/* Deep copy; false (dst empty) when memory runs out. */
+static bool claim_copy(struct claim *dst, const struct claim *src)
+{
+	*dst = *src;
+	for (size_t i = 0; i < src->nfields; i++) {
+		dst->field[i].key = strdup(src->field[i].key);
+		dst->field[i].value = strdup(src->field[i].value);
+		if (!dst->field[i].key || !dst->field[i].value) {
+			dst->nfields = i + 1;
+			claim_free(dst);
+			return false;
+		}
+	}
+	return true;
 }
 
 /* Applies "KEY=VALUE" strings. */
@@ -364,10 +385,10 @@ int claim_parse(struct claim *c, const char *text, size_t len, struct err *e)
 		buf_reset(&norm);
 		if ((rc = json_string(&j, k, "key", &key, e)))
 			goto out;
-		const char *name = (const char *)key.data;
+		const char *name = key.len ? (const char *)key.data : "";
 		int v = k + 1;
 		enum json_type jt = json_type(&j, v);
-		if (strlen(name) != key.len || !valid_key(name)) {
+		if (!key.len || strlen(name) != key.len || !claim_valid_key(name)) {
 			rc = err_set(e, EXIT_MALFORMED, "invalid field name");
 			goto out;
 		}
@@ -408,7 +429,7 @@ int claim_parse(struct claim *c, const char *text, size_t len, struct err *e)
 		} else if ((rc = json_string(&j, v, name, &val, e))) {
 			goto out;
 		}
-		if (!val.data || strlen((const char *)val.data) != val.len) {
+		if (!val.len || strlen((const char *)val.data) != val.len) {
 			rc = err_set(e, EXIT_MALFORMED, "%s: empty or contains NUL", name);
 			goto out;
 		}
@@ -422,7 +443,7 @@ int claim_parse(struct claim *c, const char *text, size_t len, struct err *e)
 			continue;
 		}
 		if (!strcmp(name, "revision")) {
-			if (val.len != CLAIM_REVISION_LEN || !all_in(value, val.len, is_hex)) {
+			if (val.len != CLAIM_REVISION_LEN || !all_in(value, val.len, is_lower_hex)) {
 				rc = err_set(e, EXIT_MALFORMED, "revision: expected %d hex digits", CLAIM_REVISION_LEN);
 				goto out;
 			}
@@ -520,6 +541,8 @@ static int make_dirs(char *path, struct err *e)
 	}
 }
 
+static int index_build(const struct claim_store *s, struct err *e);
+
 int claim_store_open(struct claim_store *s, const char *dir, bool create, struct err *e)
 {
 	struct buf path = { 0 };
@@ -568,7 +591,9 @@ int claim_store_open(struct claim_store *s, const char *dir, bool create, struct
 		return rc;
 	}
 	s->dir = d;
-	return EXIT_OK;
+	if (create && (rc = index_build(s, e)))
+		claim_store_close(s);
+	return rc;
 }
 
 void claim_store_close(struct claim_store *s)
@@ -577,11 +602,15 @@ void claim_store_close(struct claim_store *s)
 	s->dir = NULL;
 }
 
-/* DIR/LEASE.json or DIR/.LEASE.lock */
-static bool claim_path(const struct claim_store *s, const char *lease, bool lock, struct buf *out)
+enum claim_file { CLAIM_JSON, CLAIM_LOCK, CLAIM_TMP };
+
+/* DIR/LEASE.json, DIR/.LEASE.lock or DIR/.LEASE.tmp */
+static bool claim_path(const struct claim_store *s, const char *lease, enum claim_file f, struct buf *out)
 {
 	buf_reset(out);
-	return buf_printf(out, lock ? "%s/.%s.lock" : "%s/%s.json", s->dir, lease);
+	if (f == CLAIM_JSON)
+		return buf_printf(out, "%s/%s.json", s->dir, lease);
+	return buf_printf(out, "%s/.%s.%s", s->dir, lease, f == CLAIM_LOCK ? "lock" : "tmp");
 }
 
 static int need_lease(const char *lease, struct err *e)
@@ -675,7 +704,7 @@ int claim_lock(const struct claim_store *s, const char *lease, bool for_child, s
 	if (rc)
 		return rc;
 	struct buf path = { 0 };
-	if (!claim_path(s, lease, true, &path))
+	if (!claim_path(s, lease, CLAIM_LOCK, &path))
 		return err_set(e, EXIT_SYSTEM, "out of memory");
 	const char *p = (const char *)path.data;
 	int fd = inherited_lock(lease, p);
@@ -683,6 +712,11 @@ int claim_lock(const struct claim_store *s, const char *lease, bool for_child, s
 		l->inherited = true;
 	} else {
 		fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | (for_child ? 0 : O_CLOEXEC), 0600);
+		if (fd < 0 && errno == ENOENT) {
+			rc = err_set(e, EXIT_REJECTED, "%s: no claim (no claims directory %s)", lease, s->dir);
+			buf_free(&path);
+			return rc;
+		}
 		if (fd < 0) {
 			rc = err_set(e, errno == ELOOP ? EXIT_MALFORMED : EXIT_SYSTEM, "%s: cannot open lock file %s: %s",
 				     lease, p, errno == ELOOP ? "it is a symbolic link" : strerror(errno));
@@ -723,6 +757,122 @@ void claim_unlock(struct claim_lock *l)
 	l->fd = -1;
 }
 
+/* ---- the lookup index ----
+ * DIR/.index/KEY/VALUE/LEASE, an empty file per indexed field value, so that
+ * a lookup by app id (what phala-proxy does) opens one small directory
+ * instead of every claim. It is a hint, never trusted: every candidate claim
+ * is read and compared. Writers, holding the lease's lock, add the entry of a
+ * new value before the claim carries it and remove the entry of an old value
+ * after the claim no longer does, so every claim's values have their entry
+ * (crashes leave only stale entries, which lookups ignore). DIR/.index/v1
+ * marks an index that covers every claim; without it, lookups scan. */
+
+static const char *const indexed[] = { "app_id", "slug", "vm_uuid", "name", "gateway_host", NULL };
+
+static bool is_indexed(const char *key)
+{
+	return in_list(key, indexed);
+}
+
+static int fsync_path(const char *path, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd)) {
+		int rc = err_set(e, EXIT_SYSTEM, "fsync of %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	close(fd);
+	return EXIT_OK;
+}
+
+static int mkdir_0700(const char *path, bool *created, struct err *e)
+{
+	if (!mkdir(path, 0700)) {
+		*created = true;
+		return EXIT_OK;
+	}
+	if (errno == EEXIST)
+		return EXIT_OK;
+	return err_set(e, EXIT_SYSTEM, "cannot create %s: %s", path, strerror(errno));
+}
+
+static int index_add(const struct claim_store *s, const char *key, const char *value, const char *lease,
+		     struct err *e)
+{
+	struct buf top = { 0 }, kdir = { 0 }, vdir = { 0 }, entry = { 0 };
+	int rc = EXIT_OK;
+	if (!buf_printf(&top, "%s/.index", s->dir) || !buf_printf(&kdir, "%s/%s", (char *)top.data, key) ||
+	    !buf_printf(&vdir, "%s/%s", (char *)kdir.data, value) ||
+	    !buf_printf(&entry, "%s/%s", (char *)vdir.data, lease))
+		rc = err_set(e, EXIT_SYSTEM, "out of memory");
+	/* A concurrent writer may remove an empty value directory between our
+	 * mkdir and open: try again. */
+	for (int tries = 0; rc == EXIT_OK; tries++) {
+		bool made_top = false, made_k = false, made_v = false;
+		if ((rc = mkdir_0700((char *)top.data, &made_top, e)) || (rc = mkdir_0700((char *)kdir.data, &made_k, e)) ||
+		    (rc = mkdir_0700((char *)vdir.data, &made_v, e)))
+			break;
+		int fd = open((char *)entry.data, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		if (fd < 0 && errno == ENOENT && tries < 20)
+			continue;
+		if (fd < 0) {
+			rc = err_set(e, EXIT_SYSTEM, "cannot create index entry %s: %s", (char *)entry.data,
+				     strerror(errno));
+			break;
+		}
+		close(fd);
+		rc = fsync_path((char *)vdir.data, e);
+		if (!rc && made_v)
+			rc = fsync_path((char *)kdir.data, e);
+		if (!rc && made_k)
+			rc = fsync_path((char *)top.data, e);
+		if (!rc && made_top)
+			rc = fsync_path(s->dir, e);
+		break;
+	}
+	buf_free(&top);
+	buf_free(&kdir);
+	buf_free(&vdir);
+	buf_free(&entry);
+	return rc;
+}
+
+static void index_del(const struct claim_store *s, const char *key, const char *value, const char *lease)
+{
+	struct buf p = { 0 };
+	if (buf_printf(&p, "%s/.index/%s/%s/%s", s->dir, key, value, lease)) {
+		unlink((char *)p.data);
+		p.data[p.len - strlen(lease) - 1] = 0;
+		rmdir((char *)p.data); /* fails harmlessly while other leases share the value */
+	}
+	buf_free(&p);
+}
+
+/* Before a write: entries for the values new has and old had not. */
+static int index_before(const struct claim_store *s, const struct claim *old, const struct claim *new,
+			struct err *e)
+{
+	for (const char *const *k = indexed; *k; k++) {
+		const char *nv = claim_get(new, *k), *ov = old ? claim_get(old, *k) : NULL;
+		int rc;
+		if (nv && (!ov || strcmp(nv, ov)) && (rc = index_add(s, *k, nv, new->lease_id, e)))
+			return rc;
+	}
+	return EXIT_OK;
+}
+
+/* After a write (new NULL: after a removal): drop the entries of old values. */
+static void index_after(const struct claim_store *s, const struct claim *old, const struct claim *new)
+{
+	for (const char *const *k = indexed; old && *k; k++) {
+		const char *nv = new ? claim_get(new, *k) : NULL, *ov = claim_get(old, *k);
+		if (ov && (!nv || strcmp(nv, ov)))
+			index_del(s, *k, ov, old->lease_id);
+	}
+}
+
 /* ---- writes ---- */
 
 static int new_revision(struct claim *c, struct err *e)
@@ -734,20 +884,26 @@ static int new_revision(struct claim *c, struct err *e)
 	return EXIT_OK;
 }
 
-static int write_claim(const struct claim_store *s, struct claim *c, struct err *e)
+/* Writes c (lock held), old being the claim it replaces (NULL: none). */
+static int write_claim(const struct claim_store *s, const struct claim *old, struct claim *c, struct err *e)
 {
 	int rc = new_revision(c, e);
-	if (rc)
+	if (rc || (rc = index_before(s, old, c, e)))
 		return rc;
-	struct buf text = { 0 }, path = { 0 };
-	if (!claim_serialise(c, &text) || !buf_append(&text, "\n", 1) || !claim_path(s, c->lease_id, false, &path))
+	struct buf text = { 0 }, path = { 0 }, tmp = { 0 };
+	if (!claim_serialise(c, &text) || !buf_append(&text, "\n", 1) ||
+	    !claim_path(s, c->lease_id, CLAIM_JSON, &path) || !claim_path(s, c->lease_id, CLAIM_TMP, &tmp))
 		rc = err_set(e, EXIT_SYSTEM, "out of memory");
 	else if (text.len > CLAIM_FILE_MAX)
 		rc = err_set(e, EXIT_USAGE, "%s: the claim would be larger than %d bytes", c->lease_id, CLAIM_FILE_MAX);
-	else
-		rc = file_write_atomic((const char *)path.data, text.data, text.len, 0600, e);
+	else /* the lock is held: the fixed temporary name is ours */
+		rc = file_write_atomic_as((const char *)path.data, (const char *)tmp.data, text.data, text.len, 0600,
+					  e);
 	buf_free(&text);
 	buf_free(&path);
+	buf_free(&tmp);
+	if (rc == EXIT_OK)
+		index_after(s, old, c);
 	return rc;
 }
 
@@ -785,7 +941,7 @@ int claim_create(const struct claim_store *s, const char *lease, char *const *kv
 	}
 	struct buf path = { 0 };
 	struct stat st;
-	if (!claim_path(s, lease, false, &path))
+	if (!claim_path(s, lease, CLAIM_JSON, &path))
 		rc = err_set(e, EXIT_SYSTEM, "out of memory");
 	else if (!lstat((const char *)path.data, &st))
 		rc = S_ISREG(st.st_mode)
@@ -795,7 +951,7 @@ int claim_create(const struct claim_store *s, const char *lease, char *const *kv
 	else if (errno != ENOENT)
 		rc = err_set(e, EXIT_SYSTEM, "%s: %s: %s", lease, (const char *)path.data, strerror(errno));
 	else
-		rc = write_claim(s, &c, e);
+		rc = write_claim(s, NULL, &c, e);
 	claim_unlock(&l);
 	buf_free(&path);
 	if (rc)
@@ -836,9 +992,11 @@ int claim_update(const struct claim_store *s, const char *lease, const char *if_
 	if ((rc = claim_lock(s, lease, false, &l, e)))
 		return rc;
 	if (!(rc = read_for_write(s, lease, if_revision, &c, e))) {
-		rc = apply_kv(&c, kv, n, e);
-		if (!rc)
-			rc = write_claim(s, &c, e);
+		struct claim old;
+		rc = claim_copy(&old, &c) ? EXIT_OK : err_set(e, EXIT_SYSTEM, "out of memory");
+		if (!rc && !(rc = apply_kv(&c, kv, n, e)))
+			rc = write_claim(s, &old, &c, e);
+		claim_free(&old);
 		if (rc)
 			claim_free(&c);
 		else
@@ -857,19 +1015,23 @@ int claim_remove(const struct claim_store *s, const char *lease, const char *if_
 	struct claim c;
 	struct buf path = { 0 };
 	if (!(rc = read_for_write(s, lease, if_revision, &c, e))) {
-		claim_free(&c);
-		if (!claim_path(s, lease, false, &path))
+		if (!claim_path(s, lease, CLAIM_JSON, &path))
 			rc = err_set(e, EXIT_SYSTEM, "out of memory");
 		else if (unlink((const char *)path.data))
 			rc = err_set(e, EXIT_SYSTEM, "%s: cannot remove %s: %s", lease, (const char *)path.data,
 				     strerror(errno));
 		else {
+			/* A temporary file left by a killed writer: ours, as the lock is held. */
+			if (claim_path(s, lease, CLAIM_TMP, &path))
+				unlink((const char *)path.data);
 			int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (dfd < 0 || fsync(dfd))
 				rc = err_set(e, EXIT_SYSTEM, "fsync of %s: %s", s->dir, strerror(errno));
 			if (dfd >= 0)
 				close(dfd);
+			index_after(s, &c, NULL);
 		}
+		claim_free(&c);
 	}
 	claim_unlock(&l);
 	buf_free(&path);
@@ -883,26 +1045,23 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* LEASE.json.tmp.XXXXXX (a write in progress or interrupted) and .LEASE.lock. */
+/* .LEASE.lock and .LEASE.tmp (a write in progress, or one a crash interrupted). */
 static bool ignored_name(const char *name)
 {
-	size_t n = strlen(name);
-	if (name[0] == '.' && n > 6 && !strcmp(name + n - 5, ".lock")) {
-		char lease[CLAIM_LEASE_MAX + 1];
-		if (n - 6 > CLAIM_LEASE_MAX)
-			return false;
-		memcpy(lease, name + 1, n - 6);
-		lease[n - 6] = 0;
-		return claim_valid_lease(lease);
-	}
-	const char *t = strstr(name, ".json.tmp.");
-	if (!t || strlen(t) != 16)
+	size_t n = strlen(name), suffix;
+	if (!strcmp(name, ".index"))
+		return true;
+	if (n > 5 && !strcmp(name + n - 5, ".lock"))
+		suffix = 5;
+	else if (n > 4 && !strcmp(name + n - 4, ".tmp"))
+		suffix = 4;
+	else
+		return false;
+	size_t ln = n - 1 - suffix;
+	if (name[0] != '.' || ln < 1 || ln > CLAIM_LEASE_MAX)
 		return false;
 	char lease[CLAIM_LEASE_MAX + 1];
-	size_t ln = (size_t)(t - name);
-	if (ln > CLAIM_LEASE_MAX)
-		return false;
-	memcpy(lease, name, ln);
+	memcpy(lease, name + 1, ln);
 	lease[ln] = 0;
 	return claim_valid_lease(lease);
 }
@@ -924,20 +1083,23 @@ struct match {
 	void *arg;
 };
 
-static int scan(const struct claim_store *s, const struct match *m, claim_skip_fn skip, void *skip_arg,
-		struct err *e)
+static void free_names(char **names, size_t n)
 {
-	int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		if (errno == ENOENT)
-			return EXIT_OK;
-		return err_set(e, EXIT_SYSTEM, "cannot open claims directory %s: %s", s->dir, strerror(errno));
-	}
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return err_set(e, EXIT_SYSTEM, "cannot read claims directory %s: %s", s->dir, strerror(errno));
-	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* The sorted entries of directory path (without ., .., lock and temporary
+ * files; with suffix appended to each). An absent directory has none. */
+static int read_names(const char *path, const char *suffix, char ***out, size_t *count, struct err *e)
+{
+	*out = NULL;
+	*count = 0;
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? EXIT_OK
+				       : err_set(e, EXIT_SYSTEM, "cannot read directory %s: %s", path, strerror(errno));
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	int rc = EXIT_OK;
@@ -955,17 +1117,57 @@ static int scan(const struct claim_store *s, const struct match *m, claim_skip_f
 			}
 			names = nn;
 		}
-		if (!(names[n] = strdup(de->d_name))) {
+		size_t len = strlen(de->d_name);
+		if (!(names[n] = malloc(len + strlen(suffix) + 1))) {
 			rc = err_set(e, EXIT_SYSTEM, "out of memory");
 			break;
 		}
-		n++;
+		memcpy(names[n], de->d_name, len);
+		strcpy(names[n++] + len, suffix);
 		errno = 0;
 	}
 	if (rc == EXIT_OK && errno)
-		rc = err_set(e, EXIT_SYSTEM, "cannot read claims directory %s: %s", s->dir, strerror(errno));
-	if (rc == EXIT_OK && n)
+		rc = err_set(e, EXIT_SYSTEM, "cannot read directory %s: %s", path, strerror(errno));
+	closedir(d);
+	if (rc) {
+		free_names(names, n);
+		return rc;
+	}
+	if (n)
 		qsort(names, n, sizeof *names, cmp_names);
+	*out = names;
+	*count = n;
+	return EXIT_OK;
+}
+
+static bool index_complete(const struct claim_store *s)
+{
+	struct buf p = { 0 };
+	struct stat st;
+	bool ok = buf_printf(&p, "%s/.index/v1", s->dir) && !lstat((char *)p.data, &st) && S_ISREG(st.st_mode);
+	buf_free(&p);
+	return ok;
+}
+
+/* Visits the matching claims: all files of the directory, or (index) only
+ * the candidates the index names, each read and compared all the same. */
+static int scan(const struct claim_store *s, const struct match *m, bool index, claim_skip_fn skip, void *skip_arg,
+		struct err *e)
+{
+	struct buf path = { 0 };
+	if (!(index ? buf_printf(&path, "%s/.index/%s/%s", s->dir, m->key, m->value) : buf_append_str(&path, s->dir)))
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	char **names;
+	size_t n;
+	int rc = read_names((char *)path.data, index ? ".json" : "", &names, &n, e);
+	buf_free(&path);
+	if (rc || !n)
+		return rc;
+	int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		free_names(names, n);
+		return err_set(e, EXIT_SYSTEM, "cannot open claims directory %s: %s", s->dir, strerror(errno));
+	}
 	for (size_t i = 0; rc == EXIT_OK && i < n; i++) {
 		char lease[CLAIM_LEASE_MAX + 1];
 		struct claim c;
@@ -975,8 +1177,8 @@ static int scan(const struct claim_store *s, const struct match *m, claim_skip_f
 			r = err_set(&why, EXIT_MALFORMED, "not a claim file name");
 		else
 			r = read_at(dfd, names[i], lease, &c, &why);
-		if (r == EXIT_REJECTED)
-			continue; /* removed since readdir */
+		if (r == EXIT_REJECTED || (r && index && !lease_of(names[i], lease)))
+			continue; /* removed since readdir, or a stray index entry */
 		if (r) {
 			if (skip)
 				skip(names[i], &why, skip_arg);
@@ -987,17 +1189,15 @@ static int scan(const struct claim_store *s, const struct match *m, claim_skip_f
 			rc = m->visit(&c, m->arg);
 		claim_free(&c);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
+	free_names(names, n);
+	close(dfd);
 	return rc;
 }
 
 int claim_list(const struct claim_store *s, claim_visit_fn visit, claim_skip_fn skip, void *arg, struct err *e)
 {
 	struct match m = { NULL, NULL, visit, arg };
-	return scan(s, &m, skip, arg, e);
+	return scan(s, &m, false, skip, arg, e);
 }
 
 int claim_find(const struct claim_store *s, const char *key, const char *value, claim_visit_fn visit,
@@ -1005,8 +1205,12 @@ int claim_find(const struct claim_store *s, const char *key, const char *value, 
 {
 	struct buf norm = { 0 };
 	int rc;
+	if (!claim_valid_key(key))
+		return claim_check_field(key, value, &norm, e); /* the message for an invalid name */
+	if (!*value)
+		return EXIT_OK; /* no claim has an empty value */
 	if (!strcmp(key, "lease_id") || !strcmp(key, "revision") || !strcmp(key, "version"))
-		rc = valid_key(key) && buf_append_str(&norm, value) ? EXIT_OK : err_set(e, EXIT_SYSTEM, "out of memory");
+		rc = buf_append_str(&norm, value) ? EXIT_OK : err_set(e, EXIT_SYSTEM, "out of memory");
 	else
 		rc = claim_check_field(key, value, &norm, e);
 	if (rc == EXIT_OK && !strcmp(key, "revision"))
@@ -1015,9 +1219,51 @@ int claim_find(const struct claim_store *s, const char *key, const char *value, 
 				norm.data[i] = (uint8_t)(norm.data[i] - 'A' + 'a');
 	if (rc == EXIT_OK) {
 		struct match m = { key, (const char *)norm.data, visit, arg };
-		rc = scan(s, &m, skip, arg, e);
+		rc = scan(s, &m, is_indexed(key) && index_complete(s), skip, arg, e);
 	}
 	buf_free(&norm);
+	return rc;
+}
+
+/* ---- building the index ---- */
+
+struct build {
+	const struct claim_store *s;
+	struct err *e;
+};
+
+static int build_visit(const struct claim *c, void *arg)
+{
+	struct build *b = arg;
+	return index_before(b->s, NULL, c, b->e);
+}
+
+/* Once per store (until .index/v1 exists): entries for every claim, then the
+ * mark. Writers maintain entries whether or not the mark exists, so claims
+ * written meanwhile are covered too. */
+static int index_build(const struct claim_store *s, struct err *e)
+{
+	if (index_complete(s))
+		return EXIT_OK;
+	struct build b = { s, e };
+	int rc = claim_list(s, build_visit, NULL, &b, e);
+	struct buf top = { 0 }, mark = { 0 };
+	bool made = false;
+	if (rc == EXIT_OK && (!buf_printf(&top, "%s/.index", s->dir) || !buf_printf(&mark, "%s/v1", (char *)top.data)))
+		rc = err_set(e, EXIT_SYSTEM, "out of memory");
+	if (rc == EXIT_OK && !(rc = mkdir_0700((char *)top.data, &made, e))) {
+		int fd = open((char *)mark.data, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		if (fd < 0)
+			rc = err_set(e, EXIT_SYSTEM, "cannot create %s: %s", (char *)mark.data, strerror(errno));
+		else
+			close(fd);
+		if (rc == EXIT_OK)
+			rc = fsync_path((char *)top.data, e);
+		if (rc == EXIT_OK && made)
+			rc = fsync_path(s->dir, e);
+	}
+	buf_free(&top);
+	buf_free(&mark);
 	return rc;
 }
 
@@ -1026,22 +1272,16 @@ int claim_find(const struct claim_store *s, const char *key, const char *value, 
 struct resolved {
 	struct claim c;
 	int count;
+	bool oom;
 };
 
 static int take_one(const struct claim *c, void *arg)
 {
 	struct resolved *r = arg;
-	if (++r->count == 1) {
-		r->c = *c;
-		for (size_t i = 0; i < c->nfields; i++) {
-			r->c.field[i].key = strdup(c->field[i].key);
-			r->c.field[i].value = strdup(c->field[i].value);
-			if (!r->c.field[i].key || !r->c.field[i].value) {
-				for (size_t k = i + 1; k < c->nfields; k++)
-					r->c.field[k].key = r->c.field[k].value = NULL;
-				return EXIT_SYSTEM;
-			}
-		}
+	if (++r->count == 1 && !claim_copy(&r->c, c)) {
+		r->count = 0;
+		r->oom = true;
+		return EXIT_SYSTEM;
 	}
 	return EXIT_OK;
 }
@@ -1052,7 +1292,7 @@ static int resolve_by(const struct claim_store *s, const char *key, const char *
 	struct resolved r;
 	memset(&r, 0, sizeof r);
 	int rc = claim_find(s, key, ident, take_one, NULL, &r, e);
-	if (rc == EXIT_SYSTEM && r.count)
+	if (r.oom)
 		rc = err_set(e, EXIT_SYSTEM, "out of memory");
 	if (rc == EXIT_OK && r.count > 1)
 		rc = err_set(e, EXIT_USAGE, "%s: ambiguous: %d claims have %s=%s", ident, r.count, key, ident);

@@ -73,6 +73,8 @@ void claim_store_close(struct claim_store *s);
 
 /* Validation. Lease ids and slugs: 1..64 of [a-z0-9_-], first [a-z0-9]. */
 bool claim_valid_lease(const char *s);
+/* Field names: 1..64 of [a-z0-9_], first a letter. */
+bool claim_valid_key(const char *key);
 /* Checks one KEY=VALUE against the field table (doc/phala-claim.1) and appends
  * the stored form of value to out (app ids etc. lowercased). EXIT_USAGE with
  * "KEY: why" when invalid. lease_id, revision and version cannot be set. */
@@ -114,12 +116,15 @@ int claim_remove(const struct claim_store *s, const char *lease, const char *if_
 
 /* Scans: visit is called for every valid claim in lease-id order (a non-zero
  * return stops the scan and is returned); skip for every file that is not a
- * valid claim (corrupt, foreign, symlink), with the reason. Temporary files of
- * interrupted writes (LEASE.json.tmp.*) and lock files are ignored. */
+ * valid claim (corrupt, foreign, symlink), with the reason. The lock files
+ * (.LEASE.lock) and temporary files (.LEASE.tmp) are ignored. */
 typedef int (*claim_visit_fn)(const struct claim *c, void *arg);
 typedef void (*claim_skip_fn)(const char *file, const struct err *why, void *arg);
 int claim_list(const struct claim_store *s, claim_visit_fn visit, claim_skip_fn skip, void *arg, struct err *e);
-/* The claims whose field key equals value (compared in stored form). */
+/* The claims whose field key equals value (compared in stored form). For
+ * app_id, slug, vm_uuid, name and gateway_host the index (DIR/.index) names
+ * the candidates, each read and compared; skip then sees only corrupt
+ * candidates. Other keys scan like claim_list. */
 int claim_find(const struct claim_store *s, const char *key, const char *value, claim_visit_fn visit,
 	       claim_skip_fn skip, void *arg, struct err *e);
 

@@ -76,19 +76,11 @@ static int fsync_dir_of(const char *path, struct err *e)
 	return rc;
 }
 
-int file_write_atomic(const char *path, const void *p, size_t n, mode_t mode, struct err *e)
+/* Writes, syncs and renames the open temporary file tmpname over path; on
+ * error the temporary file is removed and path is untouched. */
+static int commit_tmp(int fd, const char *tmpname, const char *path, const void *p, size_t n, mode_t mode,
+		      struct err *e)
 {
-	struct buf tmp = { 0 };
-	if (!buf_printf(&tmp, "%s.tmp.XXXXXX", path))
-		return err_set(e, EXIT_SYSTEM, "out of memory");
-	char *tmpname = (char *)tmp.data;
-	int fd = mkostemp(tmpname, O_CLOEXEC);
-	if (fd < 0) {
-		int rc = err_set(e, EXIT_SYSTEM, "cannot create a temporary file beside %s: %s", path,
-				 strerror(errno));
-		buf_free(&tmp);
-		return rc;
-	}
 	int rc = fd_write_all(fd, p, n, e);
 	if (rc == EXIT_OK && fchmod(fd, mode))
 		rc = err_set(e, EXIT_SYSTEM, "chmod %s: %s", tmpname, strerror(errno));
@@ -100,12 +92,31 @@ int file_write_atomic(const char *path, const void *p, size_t n, mode_t mode, st
 		rc = err_set(e, EXIT_SYSTEM, "cannot rename into %s: %s", path, strerror(errno));
 	if (rc != EXIT_OK) {
 		unlink(tmpname);
-		err_wrap(e, "writing %s", path);
-	} else {
-		rc = fsync_dir_of(path, e);
+		return err_wrap(e, "writing %s", path);
 	}
+	return fsync_dir_of(path, e);
+}
+
+int file_write_atomic(const char *path, const void *p, size_t n, mode_t mode, struct err *e)
+{
+	struct buf tmp = { 0 };
+	if (!buf_printf(&tmp, "%s.tmp.XXXXXX", path))
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	char *tmpname = (char *)tmp.data;
+	int fd = mkostemp(tmpname, O_CLOEXEC);
+	int rc = fd < 0 ? err_set(e, EXIT_SYSTEM, "cannot create a temporary file beside %s: %s", path,
+				  strerror(errno))
+			: commit_tmp(fd, tmpname, path, p, n, mode, e);
 	buf_free(&tmp);
 	return rc;
+}
+
+int file_write_atomic_as(const char *path, const char *tmp, const void *p, size_t n, mode_t mode, struct err *e)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0)
+		return err_set(e, EXIT_SYSTEM, "cannot create temporary file %s: %s", tmp, strerror(errno));
+	return commit_tmp(fd, tmp, path, p, n, mode, e);
 }
 
 int output_write(const char *path, const void *p, size_t n, struct err *e)

@@ -25,6 +25,11 @@ int fd_write_all(int fd, const void *p, size_t n, struct err *e);
  * rename over path, fsync of the directory. On error path is untouched. */
 int file_write_atomic(const char *path, const void *p, size_t n, mode_t mode, struct err *e);
 
+/* The same with the fixed temporary name tmp (in path's directory), for
+ * callers that serialise their writers (a lock): a writer killed midway
+ * leaves at most that one file, which the next write replaces. */
+int file_write_atomic_as(const char *path, const char *tmp, const void *p, size_t n, mode_t mode, struct err *e);
+
 /* Writes to stdout ("-" or NULL) or atomically to a file. */
 int output_write(const char *path, const void *p, size_t n, struct err *e);
 
