@@ -157,11 +157,19 @@ static void write_json(const struct evidence *ev, const struct tdx_quote *q, boo
 		jw_key(&w, "attestation");
 		jw_obj(&w);
 		jw_key(&w, "format");
-		jw_str(&w, "scale-v0");
+		jw_str(&w, ev->att.format == ATTESTATION_SCALE_V0 ? "scale-v0" : "msgpack-v1");
+		if (ev->att.format == ATTESTATION_MSGPACK_V1) {
+			jw_key(&w, "stack");
+			jw_str(&w, ev->att.pod ? "dstack-pod" : "dstack");
+		}
 		jw_key(&w, "report_data");
 		jw_hex(&w, ev->att.report_data, 64);
 		jw_key(&w, "vm_config");
 		jw_strn(&w, (const char *)ev->att.config.data, ev->att.config.len);
+		if (ev->att.pod) {
+			jw_key(&w, "report_data_payload");
+			jw_strn(&w, (const char *)ev->att.report_data_payload.data, ev->att.report_data_payload.len);
+		}
 		jw_key(&w, "runtime_events");
 		jw_u64(&w, ev->att.runtime.n);
 		jw_end(&w);

@@ -175,6 +175,46 @@ bool hex_decode_text(const uint8_t *p, size_t n, struct buf *out)
 	return ok;
 }
 
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+size_t utf8_seq_len(const uint8_t *s, size_t n)
+{
+	uint32_t cp;
+	size_t len;
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+bool utf8_valid(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0, l; i < n; i += l)
+		if (!(l = utf8_seq_len(p + i, n - i)))
+			return false;
+	return true;
+}
+
 size_t cur_left(const struct cursor *c)
 {
 	return c->len - c->pos;

@@ -35,6 +35,11 @@ bool looks_like_hex(const uint8_t *p, size_t n);
 /* Decodes hex text that may contain whitespace (e.g. a file written by --hex). */
 bool hex_decode_text(const uint8_t *p, size_t n, struct buf *out);
 
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid
+ * (overlong forms, surrogates and code points above U+10FFFF are invalid). */
+size_t utf8_seq_len(const uint8_t *s, size_t n);
+bool utf8_valid(const uint8_t *p, size_t n);
+
 /* A read-only window over untrusted bytes. Every read checks the bounds; a
  * failed read leaves the cursor unchanged and returns false/NULL. */
 struct cursor {

@@ -270,7 +270,7 @@ int evidence_load(struct evidence *ev, const uint8_t *data, size_t len, struct e
 		return load_json(ev, data, len, e);
 	if (data[s] == '-' || data[0] == 0x30)
 		return evidence_from_cert(ev, data, len, e);
-	if (data[0] == 0x00)
+	if (data[0] == 0x00 || attestation_is_msgpack(data[0]))
 		return load_attestation_bytes(ev, data, len, e);
 	return err_set(e, EXIT_MALFORMED,
 		       "input is not a certificate, an Info/tcb_info/GetQuote/attestation JSON or an event log");

@@ -118,45 +118,13 @@ static bool put_utf8(struct buf *out, uint32_t cp)
 	return buf_append(out, u, n);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	uint32_t cp;
-	size_t len;
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 bool json_text_valid(const char *p, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)p;
 	for (size_t i = 0; i < n;) {
 		if (s[i] < 0x20 || s[i] == 0x7f)
 			return false;
-		size_t l = utf8_len(s + i, n - i);
+		size_t l = utf8_seq_len(s + i, n - i);
 		if (!l)
 			return false;
 		i += l;
@@ -173,7 +141,7 @@ static bool unescape(const char *s, size_t n, struct buf *out)
 		if (c < 0x20)
 			return false;
 		if (c != '\\') {
-			size_t l = utf8_len((const unsigned char *)s + i, n - i);
+			size_t l = utf8_seq_len((const uint8_t *)s + i, n - i);
 			if (!l || (out && !buf_append(out, s + i, l)))
 				return false;
 			i += l;

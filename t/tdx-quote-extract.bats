@@ -77,6 +77,9 @@ X() { "$BIN/tdx-quote-extract" "$@"; }
 	run X --check-binding -o /dev/null "$DATA/dstack-attestation-cert.pem"
 	assert_failure 1
 	assert_output --partial 'is not SHA-512("ratls-cert:" || leaf public key)'
+	run X --check-binding -o /dev/null "$DATA/dstack-attestation-v1-cert.pem"
+	assert_failure 1
+	assert_output --partial 'is not SHA-512("ratls-cert:" || leaf public key)'
 }
 
 @test "--check-binding: a broken chain signature is exit 1 naming the certificate" {
@@ -106,6 +109,102 @@ X() { "$BIN/tdx-quote-extract" "$@"; }
 	[ "$(wc -c < "$BATS_TEST_TMPDIR/att.bin")" -eq 7305 ]
 	X -o "$BATS_TEST_TMPDIR/q.bin" "$DATA/dstack-attestation-cert.pem"
 	[ "$(wc -c < "$BATS_TEST_TMPDIR/q.bin")" -eq 5006 ]
+}
+
+# v1_cert OUT [make-attestation-v1.pl options]: a msgpack V1 .1.8 test certificate.
+v1_cert() {
+	out=$1
+	shift
+	perl "$ROOT/t/vectors/make-attestation-v1.pl" "$@" > "$BATS_TEST_TMPDIR/v1.msgpack"
+	sh "$ROOT/t/vectors/make-attestation-cert.sh" "$BATS_TEST_TMPDIR/v1.msgpack" "$out" > /dev/null
+}
+
+@test ".1.8 msgpack V1: the same quote, report data and event log as the SCALE V0 sample" {
+	cd "$BATS_TEST_TMPDIR"
+	run X --json "$DATA/dstack-attestation-v1-cert.pem"
+	assert_success
+	assert_output --partial '"attestation":{"format":"msgpack-v1","stack":"dstack","report_data":"646970313a3a'
+	assert_output --partial '"runtime_events":9'
+	X "$DATA/dstack-attestation-v1-cert.pem" > v1.quote
+	X "$DATA/dstack-attestation-cert.pem" > v0.quote
+	cmp v1.quote v0.quote
+	X --what event-log "$DATA/dstack-attestation-v1-cert.pem" > v1.log
+	X --what event-log "$DATA/dstack-attestation-cert.pem" > v0.log
+	cmp v1.log v0.log
+	X --json "$DATA/dstack-attestation-v1-cert.pem" | sed 's/"format":"msgpack-v1","stack":"dstack"/"format":"scale-v0"/' > v1.json
+	X --json "$DATA/dstack-attestation-cert.pem" > v0.json
+	# Everything but the certificate itself (subject aside, both are test certificates) is equal.
+	cmp v1.json v0.json
+	X --what attestation -o v1.att "$DATA/dstack-attestation-v1-cert.pem"
+	cmp v1.att "$DATA/dstack-attestation-v1.msgpack"
+}
+
+@test ".1.8 msgpack V1 with V2 runtime events: the log says version 2" {
+	run X --what event-log "$DATA/dstack-attestation-v1-v2events-cert.pem"
+	assert_success
+	assert_output --partial '"event":"app-id","event_payload":"86b0e55f2fa8e4fb69d890f14f54d5612707646e","version":2'
+	run X --what event-log "$DATA/dstack-attestation-v1-cert.pem"
+	refute_output --partial '"version":2'
+}
+
+@test ".1.8 msgpack V1: wrong version, non-TDX platform, unknown kinds, trailing bytes are exit 3" {
+	v1_cert "$BATS_TEST_TMPDIR/c.pem" --version 2
+	run X "$BATS_TEST_TMPDIR/c.pem"
+	assert_failure 3
+	assert_output "tdx-quote-extract: certificate: attestation: unsupported attestation version 2 (expected 1)"
+	v1_cert "$BATS_TEST_TMPDIR/c.pem" --platform gcp-tdx
+	run X "$BATS_TEST_TMPDIR/c.pem"
+	assert_failure 3
+	assert_output --partial 'platform "gcp-tdx" is not dstack TDX'
+	v1_cert "$BATS_TEST_TMPDIR/c.pem" --platform tdx2
+	run X "$BATS_TEST_TMPDIR/c.pem"
+	assert_failure 3
+	assert_output --partial 'unknown platform kind "tdx2"'
+	v1_cert "$BATS_TEST_TMPDIR/c.pem" --stack k8s
+	run X "$BATS_TEST_TMPDIR/c.pem"
+	assert_failure 3
+	assert_output --partial 'unknown stack kind "k8s"'
+	v1_cert "$BATS_TEST_TMPDIR/c.pem" --trailing
+	run X "$BATS_TEST_TMPDIR/c.pem"
+	assert_failure 3
+	assert_output --partial "1 trailing bytes after the msgpack map"
+}
+
+@test ".1.8 msgpack V1: dstack-pod's report_data must be SHA-512(app-data: payload)" {
+	v1_cert "$BATS_TEST_TMPDIR/c.pem" --stack dstack-pod
+	run X --json "$BATS_TEST_TMPDIR/c.pem"
+	assert_success
+	assert_output --partial '"stack":"dstack-pod"'
+	assert_output --partial '"report_data_payload":"{\"test\":\"pod payload\"}"'
+	want=$(printf 'app-data:{"test":"pod payload"}' | openssl dgst -sha512 -r | cut -d' ' -f1)
+	assert_output --partial "\"report_data\":\"$want\""
+	v1_cert "$BATS_TEST_TMPDIR/c.pem" --stack dstack-pod --unbound
+	run X --json "$BATS_TEST_TMPDIR/c.pem"
+	assert_failure 1
+	assert_output 'tdx-quote-extract: certificate: attestation: dstack-pod report_data is not SHA-512("app-data:" || report_data_payload)'
+}
+
+@test ".1.8 msgpack V1: truncated, wrong type and huge length are exit 3 with the field named" {
+	cd "$BATS_TEST_TMPDIR"
+	head -c 4000 "$DATA/dstack-attestation-v1.msgpack" > cut.msgpack
+	sh "$ROOT/t/vectors/make-attestation-cert.sh" "$PWD/cut.msgpack" "$BATS_TEST_TMPDIR/c.pem" > /dev/null
+	run X "$BATS_TEST_TMPDIR/c.pem"
+	assert_failure 3
+	assert_output --regexp '^tdx-quote-extract: certificate: attestation: v1.platform.data: array of 5006 elements cannot fit in the 3956 bytes left$'
+	# "version": 1 -> "version": nil (byte 9).
+	cp "$DATA/dstack-attestation-v1.msgpack" type.msgpack
+	printf '\300' | dd of=type.msgpack bs=1 seek=9 conv=notrunc 2> /dev/null
+	sh "$ROOT/t/vectors/make-attestation-cert.sh" "$PWD/type.msgpack" "$BATS_TEST_TMPDIR/c.pem" > /dev/null
+	run X "$BATS_TEST_TMPDIR/c.pem"
+	assert_failure 3
+	assert_output "tdx-quote-extract: certificate: attestation: v1.version: expected integer, got nil"
+	# The quote's array16 count (bytes 42-43) raised to 0xffff.
+	cp "$DATA/dstack-attestation-v1.msgpack" huge.msgpack
+	printf '\377\377' | dd of=huge.msgpack bs=1 seek=42 conv=notrunc 2> /dev/null
+	sh "$ROOT/t/vectors/make-attestation-cert.sh" "$PWD/huge.msgpack" "$BATS_TEST_TMPDIR/c.pem" > /dev/null
+	run X "$BATS_TEST_TMPDIR/c.pem"
+	assert_failure 3
+	assert_output --partial "attestation: v1.platform.data: array of 65535 elements cannot fit"
 }
 
 @test "-o writes atomically: a failed run leaves an existing file untouched" {

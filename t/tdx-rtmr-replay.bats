@@ -177,6 +177,76 @@ setup() {
 	assert_output --partial "rtmr0 differs"
 }
 
+@test ".1.8 msgpack V1: replays exactly as the SCALE V0 sample, raw or in a certificate" {
+	R "$DATA/dstack-tdx-lite-attestation.json" > v0.out
+	run R "$DATA/dstack-attestation-v1.msgpack"
+	assert_success
+	assert_line "rtmr3=6f24c170d0fd63fc2b1b53202eea47b013978437fa6982cf5e0438ff95c208994aaa0f4ebab2e3a66824b5b56869137e verified (quote)"
+	refute_line --regexp '^rtmr[012]=.*verified'
+	[ "$output" = "$(cat v0.out)" ]
+	run R "$DATA/dstack-attestation-v1-cert.pem"
+	assert_success
+	assert_line "source: certificate, 12 events"
+	[ "$(echo "$output" | sed 1d)" = "$(sed 1d v0.out)" ]
+	run R --json "$DATA/dstack-attestation-v1.msgpack"
+	assert_success
+	assert_output --partial '"source":"attestation"'
+	# The guest agent's Attest form: {"attestation": hex}, here of the V1 bytes.
+	printf '{"attestation": "%s"}' "$(od -An -v -tx1 "$DATA/dstack-attestation-v1.msgpack" | tr -d ' \n')" > v1.json
+	run R v1.json
+	assert_success
+	[ "$output" = "$(cat v0.out)" ]
+}
+
+@test ".1.8 msgpack V1 with V2 runtime events: V2 digests replay to the (rewritten) RTMR3" {
+	run R "$DATA/dstack-attestation-v1-v2events.msgpack"
+	assert_success
+	# The value make-attestation-v1.pl computed with its own JCS + SHA-384 and wrote into the quote.
+	assert_line "rtmr3=9ee020abc55a42c35dd177d058f83201f7c941ff1c069e4c654d6c6718d1a85b356014a5dba24758353f91127a7c86c6 verified (quote)"
+	assert_line "app-id=86b0e55f2fa8e4fb69d890f14f54d5612707646e"
+	# The same events against the real quote (which measured V1 digests) do not match.
+	"$BIN/tdx-quote-extract" "$DATA/dstack-attestation-cert.pem" > real.quote
+	"$BIN/tdx-quote-extract" --what event-log "$DATA/dstack-attestation-v1-v2events-cert.pem" > v2.log
+	run R --registers 3 --quote real.quote v2.log
+	assert_failure 1
+	assert_output --partial "rtmr3 differs"
+}
+
+@test ".1.8 msgpack V1: a tampered V2 payload no longer replays" {
+	cp "$DATA/dstack-attestation-v1-v2events.msgpack" t.msgpack
+	# app-id's 20-byte payload (bin8, c4 14) appears twice, in the log and in runtime_events.
+	replace_text t.msgpack "$(printf '\xc4\x14\x86\xb0\xe5')" "$(printf '\xc4\x14\x86\xb0\xe6')"
+	replace_text t.msgpack "$(printf '\xc4\x14\x86\xb0\xe5')" "$(printf '\xc4\x14\x86\xb0\xe6')"
+	run R t.msgpack
+	assert_failure 1
+	assert_output --partial "rtmr3 differs"
+	# Changing only one copy: the runtime_events list no longer repeats the log.
+	cp "$DATA/dstack-attestation-v1-v2events.msgpack" t.msgpack
+	replace_text t.msgpack "$(printf '\xc4\x14\x86\xb0\xe5')" "$(printf '\xc4\x14\x86\xb0\xe6')"
+	run R t.msgpack
+	assert_failure 1
+	assert_output --partial "runtime event 1 differs from event 4 of the event log"
+}
+
+@test ".1.8 msgpack V1: malformed input is exit 3" {
+	head -c 100 "$DATA/dstack-attestation-v1.msgpack" > cut.msgpack
+	run R cut.msgpack
+	assert_failure 3
+	assert_output --regexp '^tdx-rtmr-replay: attestation: v1\.platform\.data: .+'
+	printf '\x81\xa7version\x02' > v2.msgpack
+	run R v2.msgpack
+	assert_failure 3
+	assert_output "tdx-rtmr-replay: attestation: unsupported attestation version 2 (expected 1)"
+	printf '\x80' > empty.msgpack
+	run R empty.msgpack
+	assert_failure 3
+	assert_output 'tdx-rtmr-replay: attestation: v1: missing field "version"'
+	printf '\xdf\xff\xff\xff\xff' > huge.msgpack
+	run R huge.msgpack
+	assert_failure 3
+	assert_output --partial "map of 4294967295 pairs cannot fit in the 0 bytes left"
+}
+
 @test "GetQuote form: stripped runtime digests are recomputed, zero-padding would fail" {
 	q=$(od -An -v -tx1 phala-quote.bin | tr -d ' \n')
 	"$BIN/tdx-quote-extract" --what event-log phala-info.json > log.json

@@ -1,4 +1,4 @@
-/* Fuzz target: the dstack VersionedAttestation (SCALE V0) decoder. */
+/* Fuzz target: the dstack VersionedAttestation decoder, SCALE V0 and msgpack V1. */
 #include <stddef.h>
 #include <stdint.h>
 
