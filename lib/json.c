@@ -120,7 +120,7 @@ static bool put_utf8(struct buf *out, uint32_t cp)
 
 bool json_text_valid(const char *p, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)p;
+	const uint8_t *s = (const uint8_t *)p;
 	for (size_t i = 0; i < n;) {
 		if (s[i] < 0x20 || s[i] == 0x7f)
 			return false;

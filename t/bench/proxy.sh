@@ -155,6 +155,16 @@ else
 	uncached_line "not measured - needs node, the real phala CLI at $PHALA_CLI (t/sim/install-phala-cli.sh) and the mock API at $MOCK_API"
 fi
 
+# bulk_report TITLE PROXY_US SCLIENT_US SOCAT_US: one direction's figures and ratios.
+bulk_report() {
+	echo "$1, median of $BULK_RUNS:"
+	echo "  phala-proxy                         $(mbps "$2")  ($(ms "$2"))"
+	echo "  openssl s_client -quiet -no_ign_eof $(mbps "$3")  ($(ms "$3"))"
+	echo "  socat                               $(mbps "$4")  ($(ms "$4"))"
+	echo "  phala-proxy / s_client              $(ratio "$3" "$2")  (target: >= 1.50x)"
+	echo "  phala-proxy / socat                 $(ratio "$4" "$2")"
+}
+
 # ---- 2. bulk throughput, both directions ----
 # Download: the server sends BYTES; each client's stdin is a FIFO opened
 # read-write, so it never reaches EOF (s_client -no_ign_eof would quit at once
@@ -167,12 +177,7 @@ d_sclient=$(median_us "$BULK_RUNS" "openssl s_client -quiet -no_ign_eof -verify_
 	-verify_hostname $H -servername $H -CAfile '$CA' -connect 127.0.0.1:$dp 0<>'$tmp/never' >/dev/null 2>&1")
 d_socat=$(median_us "$BULK_RUNS" \
 	"socat -u 'OPENSSL:127.0.0.1:$dp,cafile=$CA,snihost=$H,commonname=$H' - >/dev/null")
-echo "bulk download, $BYTES bytes server -> stdout, median of $BULK_RUNS:"
-echo "  phala-proxy                         $(mbps "$d_proxy")  ($(ms "$d_proxy"))"
-echo "  openssl s_client -quiet -no_ign_eof $(mbps "$d_sclient")  ($(ms "$d_sclient"))"
-echo "  socat                               $(mbps "$d_socat")  ($(ms "$d_socat"))"
-echo "  phala-proxy / s_client              $(ratio "$d_sclient" "$d_proxy")  (target: >= 1.50x)"
-echo "  phala-proxy / socat                 $(ratio "$d_socat" "$d_proxy")"
+bulk_report "bulk download, $BYTES bytes server -> stdout" "$d_proxy" "$d_sclient" "$d_socat"
 
 # Upload: BYTES from stdin to a server that discards them; stdin EOF ends each client.
 sp=$(server sink)
@@ -183,11 +188,6 @@ b_sclient=$(median_us "$BULK_RUNS" "$feed | openssl s_client -quiet -no_ign_eof 
 	-verify_hostname $H -servername $H -CAfile '$CA' -connect 127.0.0.1:$sp >/dev/null 2>&1")
 b_socat=$(median_us "$BULK_RUNS" \
 	"$feed | socat -u - 'OPENSSL:127.0.0.1:$sp,cafile=$CA,snihost=$H,commonname=$H' >/dev/null")
-echo "bulk upload, $BYTES bytes stdin -> server, median of $BULK_RUNS:"
-echo "  phala-proxy                         $(mbps "$b_proxy")  ($(ms "$b_proxy"))"
-echo "  openssl s_client -quiet -no_ign_eof $(mbps "$b_sclient")  ($(ms "$b_sclient"))"
-echo "  socat                               $(mbps "$b_socat")  ($(ms "$b_socat"))"
-echo "  phala-proxy / s_client              $(ratio "$b_sclient" "$b_proxy")  (target: >= 1.50x)"
-echo "  phala-proxy / socat                 $(ratio "$b_socat" "$b_proxy")"
+bulk_report "bulk upload, $BYTES bytes stdin -> server" "$b_proxy" "$b_sclient" "$b_socat"
 echo "  (on few cores the upload can be bounded by the server and head rather than the client:"
 echo "   see the note at the top of t/bench/proxy.sh)"
