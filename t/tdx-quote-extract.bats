@@ -57,7 +57,7 @@ X() { "$BIN/tdx-quote-extract" "$@"; }
 }
 
 @test "--check-binding passes on the real certificate" {
-	run X --check-binding -o /dev/null "$DATA/phala-info.json"
+	run X --check-binding -o "$BATS_TEST_TMPDIR/out.bin" "$DATA/phala-info.json"
 	assert_success
 	assert_output --partial "binding verified"
 	assert_output --partial "/CN=demo-cert <- /O=Dstack/CN=Dstack App CA <- /O=Dstack/CN=Dstack KMS CA (self-signed)"
@@ -74,10 +74,10 @@ X() { "$BIN/tdx-quote-extract" "$@"; }
 }
 
 @test "--check-binding: a key that is not the quoted one is exit 1" {
-	run X --check-binding -o /dev/null "$DATA/dstack-attestation-cert.pem"
+	run X --check-binding -o "$BATS_TEST_TMPDIR/out.bin" "$DATA/dstack-attestation-cert.pem"
 	assert_failure 1
 	assert_output --partial 'is not SHA-512("ratls-cert:" || leaf public key)'
-	run X --check-binding -o /dev/null "$DATA/dstack-attestation-v1-cert.pem"
+	run X --check-binding -o "$BATS_TEST_TMPDIR/out.bin" "$DATA/dstack-attestation-v1-cert.pem"
 	assert_failure 1
 	assert_output --partial 'is not SHA-512("ratls-cert:" || leaf public key)'
 }
@@ -88,14 +88,14 @@ X() { "$BIN/tdx-quote-extract" "$@"; }
 		-subj "/O=Dstack/CN=Dstack App CA" -days 1 -out "$BATS_TEST_TMPDIR/fake-ca.pem" 2>/dev/null
 	awk 'BEGIN{n=0} /BEGIN CERT/{n++} n==1' "$DATA/phala-app-cert.pem" > "$BATS_TEST_TMPDIR/chain.pem"
 	cat "$BATS_TEST_TMPDIR/fake-ca.pem" >> "$BATS_TEST_TMPDIR/chain.pem"
-	run X --check-binding -o /dev/null "$BATS_TEST_TMPDIR/chain.pem"
+	run X --check-binding -o "$BATS_TEST_TMPDIR/out.bin" "$BATS_TEST_TMPDIR/chain.pem"
 	assert_failure 1
 	assert_output --partial "certificate chain: the signature on /CN=demo-cert does not verify"
 }
 
 @test "--check-binding: a missing issuer is exit 1" {
 	awk 'BEGIN{n=0} /BEGIN CERT/{n++} n==1' "$DATA/phala-app-cert.pem" > "$BATS_TEST_TMPDIR/leaf.pem"
-	run X --check-binding -o /dev/null "$BATS_TEST_TMPDIR/leaf.pem"
+	run X --check-binding -o "$BATS_TEST_TMPDIR/out.bin" "$BATS_TEST_TMPDIR/leaf.pem"
 	assert_failure 1
 	assert_output --partial "the issuer of /CN=demo-cert is not in the input"
 }

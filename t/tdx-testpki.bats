@@ -240,16 +240,16 @@ verify_quote_sigs() {
 	assert_failure 2
 	run "$TESTPKI" frobnicate
 	assert_failure 2
-	run "$TESTPKI" quote "$P" --version 3 -o /dev/null
+	run "$TESTPKI" quote "$P" --version 3 -o "$BATS_TEST_TMPDIR/out.bin"
 	assert_failure 2
-	run "$TESTPKI" quote "$P" --td15 -o /dev/null
+	run "$TESTPKI" quote "$P" --td15 -o "$BATS_TEST_TMPDIR/out.bin"
 	assert_failure 2
-	run "$TESTPKI" quote "$P" --rtmr0 abcd -o /dev/null
+	run "$TESTPKI" quote "$P" --rtmr0 abcd -o "$BATS_TEST_TMPDIR/out.bin"
 	assert_failure 2
 	assert_output --partial "rtmr0: expected 48 bytes of hex"
 	run "$TESTPKI" pki "$P" --not-after yesterday
 	assert_failure 2
-	run "$TESTPKI" quote "$BATS_TEST_TMPDIR/nope" -o /dev/null
+	run "$TESTPKI" quote "$BATS_TEST_TMPDIR/nope" -o "$BATS_TEST_TMPDIR/out.bin"
 	assert_failure 4
 	run "$TESTPKI" parse "$P/root.pem"
 	assert_failure 3
