@@ -262,6 +262,8 @@ function canonical(v) {
 
 // ---- hooks (issue 7: a deploy starts a simulated CVM, a delete stops it) ---
 
+const running = new Set(); // hook processes in flight
+
 // runHook(state, action, cvm) -> Promise<{code, out}>; the hook gets
 // ACTION APP_ID and the env MOCK_API_DIR, MOCK_API_CVM (the record file).
 function runHook(st, action, c) {
@@ -274,11 +276,12 @@ function runHook(st, action, c) {
 			MOCK_API_COMPOSE: path.join(st.cvmDir, c.app_id + ".compose"),
 		});
 		const p = spawn(hook, [action, c.app_id], { env, stdio: ["ignore", "pipe", "inherit"] });
+		running.add(p);
 		let out = "";
 		p.stdout.on("data", (d) => { out += d; });
 		const timer = setTimeout(() => p.kill("SIGKILL"), (st.config.hook_timeout || 60) * 1000);
-		p.on("error", () => { clearTimeout(timer); resolve({ code: 127, out: "" }); });
-		p.on("close", (code) => { clearTimeout(timer); resolve({ code: code === null ? 128 : code, out }); });
+		p.on("error", () => { clearTimeout(timer); running.delete(p); resolve({ code: 127, out: "" }); });
+		p.on("close", (code) => { clearTimeout(timer); running.delete(p); resolve({ code: code === null ? 128 : code, out }); });
 	});
 }
 
@@ -526,6 +529,7 @@ function serve(dir) {
 		stopping = true;
 		server.close();
 		for (const s of sockets) s.destroy();
+		for (const p of running) p.kill("SIGTERM"); // create hooks still starting a CVM
 		// Every simulated CVM still alive is torn down through the hook.
 		if (st.config.hook) for (const c of st.all()) await runHook(st, "delete", c);
 		process.exit(0);

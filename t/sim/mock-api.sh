@@ -1,21 +1,24 @@
 #!/bin/sh
-# mock-api: start, stop and steer the loopback mock of the Phala Cloud API
+# mock-api.sh: start, stop and steer the loopback mock of the Phala Cloud API
 # (t/sim/mock-api.js). State and logs live in DIR; see t/sim/README.md.
 #
-#   mock-api start DIR [--key KEY] [--domain D] [--hook CMD] [--boot-gets N]
-#                      [--delete-gets N] [--port P]   prints the API prefix
-#   mock-api stop DIR                                 stops it (and its CVMs' hooks); idempotent
-#   mock-api env DIR                                  prints the env lines for the phala CLI
-#   mock-api add DIR KEY=VALUE...                     seeds a CVM, prints its app id
-#   mock-api fault DIR ENDPOINT JSON                  injects a failure
-#   mock-api clear DIR [ENDPOINT]                     removes injected failures
+#   mock-api.sh start DIR [--key KEY] [--domain D] [--hook CMD] [--boot-gets N]
+#                         [--delete-gets N] [--port P]
+#                                     starts it; prints the API prefix
+#   mock-api.sh stop DIR              stops it, its hooks and their process group
+#                                     (runs the delete hook of every live CVM); idempotent
+#   mock-api.sh env DIR               prints the environment for the phala CLI
+#   mock-api.sh add DIR KEY=VALUE...  seeds a CVM; prints its app id
+#   mock-api.sh fault DIR ENDPOINT JSON
+#                                     injects a failure ({"status","body","delay_ms","hang","times"})
+#   mock-api.sh clear DIR [ENDPOINT]  removes injected failures
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 js=$here/mock-api.js
 
 die() { echo "mock-api: $*" >&2; exit "${rc:-4}"; }
-usage() { sed -n '4,11s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { echo 'usage:' >&2; sed -n '5,16s/^#//p' "$0" >&2; exit 2; }
 
 [ $# -ge 2 ] || usage
 cmd=$1 dir=$2
@@ -57,7 +60,10 @@ start() {
 	chmod 600 "$dir/config.json" "$dir/api-key"
 	: >>"$dir/requests.txt"
 	: >>"$dir/requests.jsonl"
-	node "$js" serve "$dir" </dev/null >>"$dir/server.log" 2>&1 &
+	# Its own process group (setsid), so that stop can end whatever it started.
+	sid=
+	command -v setsid >/dev/null 2>&1 && sid=setsid
+	$sid node "$js" serve "$dir" </dev/null >>"$dir/server.log" 2>&1 &
 	echo $! >"$dir/pid"
 	i=0
 	while [ ! -s "$dir/prefix" ]; do
@@ -86,6 +92,8 @@ stop() {
 		done
 		kill -KILL "$pid" 2>/dev/null || :
 	fi
+	# Anything left in its process group (a hook's children).
+	kill -KILL "-$pid" 2>/dev/null || :
 	rm -f "$dir/pid" "$dir/port" "$dir/prefix"
 }
 
