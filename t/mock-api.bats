@@ -229,3 +229,17 @@ api() {
 	run ps -o stat= -p "$daemon"
 	refute_output --regexp '^[^Z]'
 }
+
+@test "add takes JSON values: a seeded attestation is served by A9, user_config by A10" {
+	app=$("$MOCK_API" add "$MOCK_DIR" name=seed-five base_domain=localhost:8443 \
+		'attestation={"is_online":true,"is_public":true,"error":null,"app_certificates":[],"tcb_info":null,"compose_file":"x"}')
+	run api "/cvms/app_$app/attestation"
+	assert_line "HTTP 200"
+	assert_equal "$(head -n 1 <<<"$output" | json 'o.compose_file + " " + o.app_certificates.length')" "x 0"
+	run api "/cvms/app_$app/user_config"
+	assert_equal "$(head -n 1 <<<"$output" | json 'o.default_gateway_domain + " " + o.ssh_authorized_keys.length')" "localhost:8443 0"
+	run "$MOCK_API" add "$MOCK_DIR" 'attestation={broken'
+	assert_failure 2
+	run api "/cvms/app_0000000000000000000000000000000000000000/attestation"
+	assert_line "HTTP 404"
+}

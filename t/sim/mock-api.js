@@ -543,6 +543,9 @@ function serve(dir) {
 function parseValue(v) {
 	if (/^-?[0-9]+$/.test(v)) return parseInt(v, 10);
 	if (v === "true" || v === "false" || v === "null") return JSON.parse(v);
+	if (/^[[{]/.test(v)) {
+		try { return JSON.parse(v); } catch (e) { die("add: bad JSON value: " + v, 2); }
+	}
 	return v;
 }
 
