@@ -359,3 +359,28 @@ keys() { json 'Object.keys(o).sort().join(" ")' "$1"; }
 	assert_success
 	assert_equal "$(printf '%s' "$output" | json 'o.status + " " + o.gateway.base_domain')" "error null"
 }
+
+@test "absence proof: api -i shows the HTTP status line (404 absent, 200 present)" {
+	app=$(seeded)
+	zero=0000000000000000000000000000000000000000
+	run --separate-stderr phala api -i "/cvms/app_$zero"
+	assert_failure 1
+	assert_line --index 0 "HTTP/1.1 404 Not Found"
+	assert_output --partial '"detail": "CVM not found"'
+	run --separate-stderr phala api -i "/cvms/app_$app"
+	assert_success
+	assert_line --index 0 "HTTP/1.1 200 OK"
+	run cat "$MOCK_DIR/requests.txt"
+	assert_output "$(printf '%s\n' \
+		"1 GET /cvms/app_$zero key=ok ver=2026-01-21 status=404" \
+		"2 GET /cvms/app_$app key=ok ver=2026-01-21 status=200")"
+}
+
+@test "cvms attestation: GET /cvms/{id} then the app's attestation path" {
+	app=$(seeded)
+	run --separate-stderr phala cvms attestation "app_$app" --json
+	assert_success
+	assert_equal "$(printf '%s' "$output" | json 'o.success + " " + o.is_online + " " + o.tcb_info')" "true true null"
+	run mock_calls
+	assert_output "$(printf '%s\n' "GET /cvms/app_$app" "GET /cvms/app_$app/attestation")"
+}
