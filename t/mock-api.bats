@@ -243,3 +243,25 @@ api() {
 	run api "/cvms/app_0000000000000000000000000000000000000000/attestation"
 	assert_line "HTTP 404"
 }
+
+@test "orphan guard: the mock stops by itself when the watched process or its directory goes" {
+	mock_stop
+	sleep 60 &
+	watched=$!
+	"$MOCK_API" start "$BATS_TEST_TMPDIR/m1" --watch-pid "$watched" >/dev/null
+	"$MOCK_API" start "$BATS_TEST_TMPDIR/m2" >/dev/null
+	p1=$(cat "$BATS_TEST_TMPDIR/m1/pid")
+	p2=$(cat "$BATS_TEST_TMPDIR/m2/pid")
+	kill "$watched"
+	wait "$watched" || :
+	rm -rf "$BATS_TEST_TMPDIR/m2"
+	for _ in $(seq 100); do
+		case $(ps -o stat= -p "$p1")$(ps -o stat= -p "$p2") in '' | Z | ZZ) break ;; esac
+		sleep 0.1
+	done
+	run ps -o stat= -p "$p1"
+	refute_output --regexp '^[^Z]'
+	run ps -o stat= -p "$p2"
+	refute_output --regexp '^[^Z]'
+	"$MOCK_API" stop "$BATS_TEST_TMPDIR/m1"
+}

@@ -17,12 +17,13 @@ need_phala_cli() {
 # mock_start [mock-api start options]: starts the mock in $BATS_TEST_TMPDIR/mock
 # (MOCK_DIR) and points the CLI at it: API prefix and key in the environment,
 # an empty config dir, no update check, no DEBUG. PHALA_CWD is a private empty
-# working directory (no phala.toml).
+# working directory (no phala.toml). The mock watches this test's process and
+# stops by itself if the test run is killed before its teardown.
 mock_start() {
 	MOCK_DIR=$BATS_TEST_TMPDIR/mock
 	PHALA_CWD=$BATS_TEST_TMPDIR/cwd
 	mkdir -p "$PHALA_CWD" "$BATS_TEST_TMPDIR/phala-cloud"
-	MOCK_PREFIX=$("$MOCK_API" start "$MOCK_DIR" "$@") || return 1
+	MOCK_PREFIX=$("$MOCK_API" start "$MOCK_DIR" --watch-pid "$$" "$@") || return 1
 	PHALA_CLOUD_API_PREFIX=$MOCK_PREFIX
 	PHALA_CLOUD_API_KEY=$(cat "$MOCK_DIR/api-key")
 	PHALA_CLOUD_DIR=$BATS_TEST_TMPDIR/phala-cloud

@@ -494,6 +494,15 @@ async function respond(st, rec, endpoint, id, keyState, ver, body, url) {
 	return J(404, { detail: "Not Found" });
 }
 
+// ownGroup(): whether this process leads its own process group (setsid).
+function ownGroup() {
+	try {
+		const stat = fs.readFileSync("/proc/self/stat", "utf8");
+		const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+		return Number(f[2]) === process.pid;
+	} catch (e) { return false; }
+}
+
 function serve(dir) {
 	const st = new State(dir);
 	if (!st.config.api_key) die("no api_key in " + path.join(dir, "config.json"), 2);
@@ -531,11 +540,23 @@ function serve(dir) {
 		for (const s of sockets) s.destroy();
 		for (const p of running) p.kill("SIGTERM"); // create hooks still starting a CVM
 		// Every simulated CVM still alive is torn down through the hook.
-		if (st.config.hook) for (const c of st.all()) await runHook(st, "delete", c);
+		try {
+			if (st.config.hook) for (const c of st.all()) await runHook(st, "delete", c);
+		} catch (e) { /* the state directory is gone */ }
+		// Started by mock-api.sh under setsid: end whatever is left in our group.
+		if (ownGroup()) process.kill(-process.pid, "SIGKILL");
 		process.exit(0);
 	};
 	process.on("SIGTERM", stop);
 	process.on("SIGINT", stop);
+	// Orphan guard: stop when the watched process (the test) or the state
+	// directory is gone, so a killed test run leaves no server behind.
+	const watch = st.config.watch_pid;
+	setInterval(() => {
+		if (!fs.existsSync(path.join(dir, "config.json"))) return stop();
+		if (!watch) return;
+		try { process.kill(watch, 0); } catch (e) { if (e.code === "ESRCH") stop(); }
+	}, 1000);
 }
 
 // ---- control commands --------------------------------------------------------

@@ -3,7 +3,7 @@
 # (t/sim/mock-api.js). State and logs live in DIR; see t/sim/README.md.
 #
 #   mock-api.sh start DIR [--key KEY] [--domain D] [--hook CMD] [--boot-gets N]
-#                         [--delete-gets N] [--port P]
+#                         [--delete-gets N] [--port P] [--watch-pid PID]
 #                                     starts it; prints the API prefix
 #   mock-api.sh stop DIR              stops it, its hooks and their process group
 #                                     (runs the delete hook of every live CVM); idempotent
@@ -29,7 +29,7 @@ command -v node >/dev/null 2>&1 || die "node not found (Debian package nodejs)"
 json_str() { node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$1"; }
 
 start() {
-	key=sim-key-0123456789abcdef domain=dstack-sim.invalid hook='' boot=0 del=0 port=0
+	key=sim-key-0123456789abcdef domain=dstack-sim.invalid hook='' boot=0 del=0 port=0 watch=0
 	while [ $# -gt 0 ]; do
 		[ $# -ge 2 ] || { rc=2 die "$1 needs a value"; }
 		case $1 in
@@ -39,11 +39,12 @@ start() {
 		--boot-gets) boot=$2 ;;
 		--delete-gets) del=$2 ;;
 		--port) port=$2 ;;
+		--watch-pid) watch=$2 ;;
 		*) rc=2 die "unknown option $1" ;;
 		esac
 		shift 2
 	done
-	for n in "$boot" "$del" "$port"; do
+	for n in "$boot" "$del" "$port" "$watch"; do
 		case $n in '' | *[!0-9]*) rc=2 die "not a number: $n" ;; esac
 	done
 	if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
@@ -54,8 +55,8 @@ start() {
 	rm -f "$dir/port" "$dir/prefix" "$dir/pid"
 	hookj=null
 	[ -z "$hook" ] || hookj=$(json_str "$hook")
-	printf '{"api_key":%s,"gateway_domain":%s,"hook":%s,"boot_gets":%s,"delete_gets":%s,"port":%s}\n' \
-		"$(json_str "$key")" "$(json_str "$domain")" "$hookj" "$boot" "$del" "$port" >"$dir/config.json"
+	printf '{"api_key":%s,"gateway_domain":%s,"hook":%s,"boot_gets":%s,"delete_gets":%s,"port":%s,"watch_pid":%s}\n' \
+		"$(json_str "$key")" "$(json_str "$domain")" "$hookj" "$boot" "$del" "$port" "$watch" >"$dir/config.json"
 	printf '%s\n' "$key" >"$dir/api-key"
 	chmod 600 "$dir/config.json" "$dir/api-key"
 	: >>"$dir/requests.txt"
