@@ -25,6 +25,18 @@ api() {
 		-w '\nHTTP %{http_code}\n' "${@:1:$#-1}" "$MOCK_PREFIX$p"
 }
 
+# create NAME: provision + create as the CLI does them (no env); prints the app id.
+create() {
+	local p app hash
+	p=$(api -X POST -H 'Content-Type: application/json' \
+		-d "{\"name\":\"$1\",\"compose_file\":{\"docker_compose_file\":\"x\"}}" /cvms/provision | head -n 1)
+	app=$(json o.app_id <<<"$p")
+	hash=$(json o.compose_hash <<<"$p")
+	api -X POST -H 'Content-Type: application/json' -d "{\"app_id\":\"$app\",\"compose_hash\":\"$hash\"}" /cvms |
+		grep -qx 'HTTP 200' || return 1
+	echo "$app"
+}
+
 @test "start prints the loopback prefix and writes port and pid; stop ends it and frees the port" {
 	assert_regex "$MOCK_PREFIX" '^http://127\.0\.0\.1:[0-9]+/api/v1$'
 	assert_equal "$MOCK_PREFIX" "http://127.0.0.1:$(cat "$MOCK_DIR/port")/api/v1"
@@ -208,12 +220,7 @@ api() {
 		"$BATS_TEST_TMPDIR" >"$BATS_TEST_TMPDIR/hook"
 	chmod +x "$BATS_TEST_TMPDIR/hook"
 	mock_start --hook "$BATS_TEST_TMPDIR/hook"
-	p=$(api -X POST -H 'Content-Type: application/json' \
-		-d '{"name":"seed-four","compose_file":{"docker_compose_file":"x"}}' /cvms/provision | head -n 1)
-	app=$(json o.app_id <<<"$p")
-	hash=$(json o.compose_hash <<<"$p")
-	run api -X POST -H 'Content-Type: application/json' -d "{\"app_id\":\"$app\",\"compose_hash\":\"$hash\"}" /cvms
-	assert_line "HTTP 200"
+	create seed-four >/dev/null
 	for _ in $(seq 100); do
 		[ -s "$BATS_TEST_TMPDIR/daemon.pid" ] && break
 		sleep 0.1
@@ -264,4 +271,22 @@ api() {
 	run ps -o stat= -p "$p2"
 	refute_output --regexp '^[^Z]'
 	"$MOCK_API" stop "$BATS_TEST_TMPDIR/m1"
+}
+
+@test "a delete during the create hook waits for it: the delete hook sees a finished create" {
+	mock_stop
+	# shellcheck disable=SC2016 # the hook's own variables
+	printf '#!/bin/sh\necho "$1 start" >>"%s/hook.log"\n[ "$1" = create ] && sleep 1\necho "$1 end" >>"%s/hook.log"\n' \
+		"$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR" >"$BATS_TEST_TMPDIR/hook"
+	chmod +x "$BATS_TEST_TMPDIR/hook"
+	mock_start --hook "$BATS_TEST_TMPDIR/hook"
+	app=$(create seed-six)
+	run api "/cvms/app_$app"
+	assert_equal "$(head -n 1 <<<"$output" | json o.status)" starting
+	run api -X DELETE "/cvms/app_$app"
+	assert_line "HTTP 204"
+	run cat "$BATS_TEST_TMPDIR/hook.log"
+	assert_output "$(printf '%s\n' "create start" "create end" "delete start" "delete end")"
+	run api "/cvms/app_$app"
+	assert_line "HTTP 404"
 }

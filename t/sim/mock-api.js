@@ -263,6 +263,7 @@ function canonical(v) {
 // ---- hooks (issue 7: a deploy starts a simulated CVM, a delete stops it) ---
 
 const running = new Set(); // hook processes in flight
+const creating = new Map(); // app id -> promise of its create hook
 
 // runHook(state, action, cvm) -> Promise<{code, out}>; the hook gets
 // ACTION APP_ID and the env MOCK_API_DIR, MOCK_API_CVM (the record file).
@@ -402,13 +403,15 @@ async function respond(st, rec, endpoint, id, keyState, ver, body, url) {
 		st.save(c);
 		fs.rmSync(provFile, { force: true });
 		if (st.config.hook) {
-			runHook(st, "create", c).then(({ code, out }) => {
+			const done = runHook(st, "create", c).then(({ code, out }) => {
+				creating.delete(c.app_id);
 				const cur = readJson(st.cvmFile(c.app_id), null);
 				if (!cur) return;
 				mergeHookOutput(cur, out);
 				cur.status = code === 0 ? "running" : "error";
 				st.save(cur);
 			});
+			creating.set(c.app_id, done);
 		}
 		return J(200, {
 			id: c.num_id, name: c.name, status: "creating", teepod_id: 12, teepod: { id: 12, name: "sim-node" },
@@ -432,9 +435,16 @@ async function respond(st, rec, endpoint, id, keyState, ver, body, url) {
 	}
 
 	case "delete": {
-		const c = st.find(id);
+		let c = st.find(id);
 		if (!c) return notFound();
 		if (c.status === "deleting") return J(204, null);
+		// A delete while the create hook still runs waits for it, so the
+		// delete hook always sees a finished create.
+		if (creating.has(c.app_id)) {
+			await creating.get(c.app_id);
+			c = st.find(id);
+			if (!c) return notFound();
+		}
 		const h = await runHook(st, "delete", c);
 		if (h.code !== 0) return J(500, { detail: "delete hook failed" });
 		if (c.delete_gets > 0) { c.status = "deleting"; st.save(c); } else st.remove(c);
