@@ -290,3 +290,24 @@ create() {
 	run api "/cvms/app_$app"
 	assert_line "HTTP 404"
 }
+
+@test "20 concurrent create/get/delete cycles: all answered, ids unique, nothing left" {
+	cycle() {
+		local app
+		app=$(create "load-$1") || return 1
+		api "/cvms/app_$app" | grep -qx 'HTTP 200' || return 1
+		api -X DELETE "/cvms/app_$app" | grep -qx 'HTTP 204' || return 1
+		echo "$app" >"$BATS_TEST_TMPDIR/app.$1"
+	}
+	pids=
+	for i in $(seq 20); do
+		cycle "$i" &
+		pids="$pids $!"
+	done
+	for p in $pids; do wait "$p"; done
+	assert_equal "$(cat "$BATS_TEST_TMPDIR"/app.* | sort -u | wc -l)" 20
+	run ls "$MOCK_DIR/cvms" "$MOCK_DIR/provisions"
+	refute_output --partial .json
+	assert_equal "$(grep -c ' status=2' "$MOCK_DIR/requests.txt")" 80
+	assert_equal "$(wc -l <"$MOCK_DIR/requests.txt")" 80
+}
