@@ -311,3 +311,21 @@ create() {
 	assert_equal "$(grep -c ' status=2' "$MOCK_DIR/requests.txt")" 80
 	assert_equal "$(wc -l <"$MOCK_DIR/requests.txt")" 80
 }
+
+@test "a create whose encrypted_env does not open is refused; the provision stays usable" {
+	p=$(api -X POST -H 'Content-Type: application/json' \
+		-d '{"name":"seed-seven","compose_file":{"docker_compose_file":"x"}}' /cvms/provision | head -n 1)
+	app=$(json o.app_id <<<"$p")
+	hash=$(json o.compose_hash <<<"$p")
+	assert_regex "$(json o.app_env_encrypt_pubkey <<<"$p")" '^[0-9a-f]{64}$'
+	# The compose hash is sha256 over the key-sorted compose JSON.
+	assert_equal "$hash" "$(printf '{"docker_compose_file":"x"}' | sha256sum | cut -d' ' -f1)"
+	bad=$(printf '%0120d' 0)
+	run api -X POST -H 'Content-Type: application/json' \
+		-d "{\"app_id\":\"$app\",\"compose_hash\":\"$hash\",\"encrypted_env\":\"$bad\"}" /cvms
+	assert_line "HTTP 400"
+	assert_output --partial "encrypted_env does not open"
+	run api -X POST -H 'Content-Type: application/json' -d "{\"app_id\":\"$app\",\"compose_hash\":\"$hash\"}" /cvms
+	assert_line "HTTP 200"
+	[ -e "$MOCK_DIR/cvms/$app.json" ] && [ ! -e "$MOCK_DIR/cvms/$app.env" ]
+}
