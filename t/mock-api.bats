@@ -329,3 +329,19 @@ create() {
 	assert_line "HTTP 200"
 	[ -e "$MOCK_DIR/cvms/$app.json" ] && [ ! -e "$MOCK_DIR/cvms/$app.env" ]
 }
+
+@test "a failing create hook leaves the CVM in status error, without a gateway" {
+	mock_stop
+	# shellcheck disable=SC2016 # the hook's own $1
+	printf '#!/bin/sh\n[ "$1" = delete ] || exit 3\n' >"$BATS_TEST_TMPDIR/hook"
+	chmod +x "$BATS_TEST_TMPDIR/hook"
+	mock_start --hook "$BATS_TEST_TMPDIR/hook"
+	app=$(create seed-eight)
+	for _ in $(seq 50); do
+		[ "$(json o.status "$MOCK_DIR/cvms/$app.json")" = error ] && break
+		sleep 0.1
+	done
+	run api "/cvms/app_$app"
+	assert_line "HTTP 200"
+	assert_equal "$(head -n 1 <<<"$output" | json 'o.status + " " + o.gateway.base_domain')" "error null"
+}

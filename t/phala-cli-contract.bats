@@ -344,21 +344,6 @@ keys() { json 'Object.keys(o).sort().join(" ")' "$1"; }
 	assert_equal "${#lines[@]}" 4
 }
 
-@test "a failing create hook leaves the CVM in status error" {
-	mock_stop
-	# shellcheck disable=SC2016 # the hook's own $1
-	printf '#!/bin/sh\n[ "$1" = delete ] || exit 3\n' >"$BATS_TEST_TMPDIR/hook"
-	chmod +x "$BATS_TEST_TMPDIR/hook"
-	mock_start --hook "$BATS_TEST_TMPDIR/hook"
-	app=$(deployed)
-	for _ in $(seq 50); do
-		[ "$(json o.status "$MOCK_DIR/cvms/$app.json")" = error ] && break
-		sleep 0.1
-	done
-	run --separate-stderr phala cvms get "app_$app" --json
-	assert_success
-	assert_equal "$(printf '%s' "$output" | json 'o.status + " " + o.gateway.base_domain')" "error null"
-}
 
 @test "absence proof: api -i shows the HTTP status line (404 absent, 200 present)" {
 	app=$(seeded)
