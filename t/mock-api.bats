@@ -68,6 +68,8 @@ create() {
 	assert_failure 2
 	run "$MOCK_API" start "$BATS_TEST_TMPDIR/other" --boot-gets many
 	assert_failure 2
+	run "$MOCK_API" start "$BATS_TEST_TMPDIR/other" --key "$(printf 'a\tb')"
+	assert_failure 2
 	run "$MOCK_API" start
 	assert_failure 2
 	[ ! -e "$BATS_TEST_TMPDIR/other/pid" ]
@@ -344,4 +346,14 @@ create() {
 	run api "/cvms/app_$app"
 	assert_line "HTTP 200"
 	assert_equal "$(head -n 1 <<<"$output" | json 'o.status + " " + o.gateway.base_domain')" "error null"
+}
+
+@test "--boot-gets: a created CVM is starting, without a gateway, for N gets" {
+	mock_stop
+	mock_start --boot-gets 2 --domain localhost:8443
+	app=$(create seed-nine)
+	for want in starting:null starting:null running:localhost:8443 running:localhost:8443; do
+		run api "/cvms/app_$app"
+		assert_equal "$(head -n 1 <<<"$output" | json 'o.status + ":" + o.gateway.base_domain')" "$want"
+	done
 }

@@ -25,8 +25,11 @@ cmd=$1 dir=$2
 shift 2
 command -v node >/dev/null 2>&1 || die "node not found (Debian package nodejs)"
 
-# json_str S: S as a JSON string literal (", \ and control characters escaped).
-json_str() { node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$1"; }
+# json_str S: S as a JSON string literal (" and \ escaped; start() refuses
+# control characters).
+json_str() {
+	printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"
+}
 
 start() {
 	key=sim-key-0123456789abcdef domain=dstack-sim.invalid hook='' boot=0 del=0 port=0 watch=0
@@ -42,6 +45,7 @@ start() {
 		--watch-pid) watch=$2 ;;
 		*) rc=2 die "unknown option $1" ;;
 		esac
+		case $2 in *[[:cntrl:]]*) rc=2 die "control character in the value of $1" ;; esac
 		shift 2
 	done
 	for n in "$boot" "$del" "$port" "$watch"; do
