@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# check: build-independent
 # t/sim/install-phala-cli.sh: idempotent, and a clear refusal without node/npm
 # or without the npm registry (the contract tests then skip).
 

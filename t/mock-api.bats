@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# check: build-independent
 # The loopback mock of the Phala Cloud API itself (t/sim/mock-api.sh), driven
 # with curl: lifecycle, the key check, routes, failure injection, seeding,
 # hooks. Its contract with the real CLI is t/phala-cli-contract.bats.

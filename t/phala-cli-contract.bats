@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# check: build-independent
 # Contract of the real `phala` CLI (pinned 1.1.18, t/sim/install-phala-cli.sh)
 # against the loopback mock of the Phala Cloud API (t/sim/mock-api.sh): the
 # streams, shapes and exit codes of ../shared/notes/phala-cli.md and its
