@@ -53,4 +53,16 @@ int json_need(const struct json *j, int obj, const char *key, struct err *e);
 /* True when t is a string whose unescaped content equals s. */
 bool json_string_is(const struct json *j, int t, const char *s);
 
+/* Value at a dot-separated member path below t ("gateway.base_domain");
+ * -1 when a member is absent or an intermediate value is not an object.
+ * The empty path is t itself. */
+int json_path(const struct json *j, int t, const char *path);
+
+/* Locates the first balanced top-level object in text that also holds other
+ * output (a progress line before it, noise after it): the span from the
+ * first '{' to its matching '}', braces inside strings ignored. The span is
+ * not validated; parse it with json_parse. EXIT_MALFORMED when there is no
+ * '{' or it is never closed. */
+int json_locate_object(const char *text, size_t len, size_t *start, size_t *end, struct err *e);
+
 #endif
