@@ -1,0 +1,304 @@
+#!/usr/bin/env bats
+# phala-lease against a fake `phala` (t/helpers/fake-phala: logs argv,
+# replays the documented output shapes of ../shared/notes/phala-samples),
+# a fake ssh, and the phala-claim command contract (t/helpers/fake-phala-claim
+# until the real ledger is merged; LEASE_REAL_CLAIM=1 uses $BIN/phala-claim).
+# Scenario numbers refer to lease-contract.md §9.
+
+load helpers/common
+
+S=$ROOT/t/vectors/phala-lease
+APP=3f2a9c4d8e7b6a5f4c3d2e1f0a9b8c7d6e5f4a3b
+APP2=1111111111111111111111111111111111111111
+VM=4b0e8a52-7c1d-4e9f-9a3b-2d6c5e8f1a07
+API=https://cloud-api.phala.com/api/v1
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	mkdir -p "$T/fake" "$T/ssh" "$T/home" "$T/work"
+	export FAKE_PHALA=$T/fake FAKE_SSH=$T/ssh HOME=$T/home XDG_STATE_HOME=$T/state XDG_CONFIG_HOME=$T/config
+	export PHALA_LEASE_PHALA=$ROOT/t/helpers/fake-phala PHALA_LEASE_SSH=$ROOT/t/helpers/fake-ssh
+	if [ "${LEASE_REAL_CLAIM:-0}" = 1 ]; then
+		export PHALA_LEASE_CLAIM=$BIN/phala-claim
+	else
+		export PHALA_LEASE_CLAIM=$ROOT/t/helpers/fake-phala-claim
+	fi
+	export PATH=$BIN:$PATH PHALA_LEASE_POLL=0 PHALA_LEASE_SEARCH=1 PHALA_LEASE_ABSENCE_TRIES=2
+	unset PHALA_CLOUD_API_PREFIX PHALA_LEASE_CONFIG PHALA_LEASE_ATTEST PHALA_LEASE_TTL PHALA_LEASE_COMPOSE
+	CLAIMS=$XDG_STATE_HOME/phala-lease/claims
+	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/hostkey"
+	reply version default 0 "$S/version.out"
+	reply whoami default 0 "$S/whoami.json"
+	cd "$T/work" || return 1
+}
+
+L() { "$BIN/phala-lease" "$@"; }
+claim() { "$PHALA_LEASE_CLAIM" "$@"; }
+
+# reply KEY WHICH RC [STDOUT_FILE [STDERR_FILE]]: the fake's answer to the
+# WHICH-th call (or "default") with key KEY (whoami, deploy, api, cvms-get, ...).
+reply() {
+	mkdir -p "$FAKE_PHALA/$1"
+	echo "$3" >"$FAKE_PHALA/$1/$2.rc"
+	if [ -n "${4:-}" ]; then cp "$4" "$FAKE_PHALA/$1/$2.out"; fi
+	if [ -n "${5:-}" ]; then cp "$5" "$FAKE_PHALA/$1/$2.err"; fi
+}
+reply_text() { # KEY WHICH RC TEXT (stdout)
+	printf '%s' "$4" >"$T/reply.txt"
+	reply "$1" "$2" "$3" "$T/reply.txt"
+}
+calls() { if [ -f "$FAKE_PHALA/log" ]; then wc -l <"$FAKE_PHALA/log"; else echo 0; fi; }
+log_has() { grep -q -- "$1" "$FAKE_PHALA/log"; }
+reset_log() { rm -f "$FAKE_PHALA/log" "$FAKE_PHALA"/*.count; }
+
+# A cvms get answer (sample 03, 2026-01-21 shape) for NAME APP VM [STATUS].
+get_json() {
+	sed -e "s/\"tdx-lease-01\"/\"$1\"/" -e "s/$APP/$2/g" -e "s/$VM/$3/" -e "s/\"running\"/\"${4:-running}\"/" \
+		"$S/get.json"
+}
+# A claim as acquire leaves it: LEASE [KEY=VALUE overrides...].
+mkclaim() {
+	l=$1; shift
+	now=$(date +%s)
+	mkdir -p "$XDG_STATE_HOME/phala-lease/leases/$l"
+	claim create "$l" name="tdxlease-$l" state=ready keep=false created_at="$now" ttl_secs=5400 idle_secs=1800 \
+		last_touched_at="$now" expires_at=$((now + 1800)) scope_api="$API" scope_workspace=my-team scope_node= \
+		app_id="$APP" vm_uuid="$VM" gateway_host="$APP-22.dstack-pha-prod7.phala.network" gateway_port=443 \
+		key_dir="$XDG_STATE_HOME/phala-lease/leases/$l" known_hosts="$XDG_STATE_HOME/phala-lease/leases/$l/known_hosts" \
+		attested=true >/dev/null
+	[ $# -eq 0 ] || claim set "$l" "$@" >/dev/null
+}
+has_claim() { claim get "$1" lease_id >/dev/null 2>&1; }
+absent_404() { reply api "${1:-default}" 1 "$S/api-404.txt"; }
+
+# Acquire answers up to ready: deploy (sample 01), get running.
+acquire_answers() {
+	sed 's/tdx-lease-01/@NAME@/' "$S/deploy.out" >"$T/deploy.out"
+	reply deploy 1 0 "$T/deploy.out"
+	sed 's/"tdx-lease-01"/"@NAME@"/' "$S/get.json" >"$T/get-running.json"
+	reply cvms-get default 0 "$T/get-running.json"
+}
+only_claim() { ls "$CLAIMS" | sed -n 's/\.kv$//p; s/\.json$//p' | head -n 1; }
+nclaims() { ls "$CLAIMS" 2>/dev/null | grep -c -E '^[0-9a-f]{12}\.(kv|json)$' || true; }
+
+# ---- deploy (scenarios 1-8, 27, S5, S7) ----------------------------------
+
+@test "1,3,27: acquire deploys with the exact argv from an empty scratch dir and records app_id and vm_uuid" {
+	acquire_answers
+	run L acquire --no-attest --ttl 30m
+	assert_success
+	assert_line --regexp "^lease=[0-9a-f]{12} app_id=$APP host=$APP-22.dstack-pha-prod7.phala.network port=443\$"
+	l=$(only_claim)
+	dep=$(grep '^deploy ' "$FAKE_PHALA/log")
+	kd=$XDG_STATE_HOME/phala-lease/leases/$l
+	[ "$dep" = "deploy --json -n tdxlease-$l -c $kd/docker-compose.yml -t tdx.small --dev-os --ssh-pubkey $kd/id_ed25519.pub" ]
+	run grep -E -- '--api-key|--api-token|--cvm-id|--debug|--wait' "$FAKE_PHALA/log"
+	assert_failure
+	run sort -u "$FAKE_PHALA/cwd"
+	assert_output empty
+	[ "$(claim get "$l" app_id)" = "$APP" ]
+	[ "$(claim get "$l" vm_uuid)" = "$VM" ]
+	[ "$(claim get "$l" state)" = ready ]
+	[ "$(claim get "$l" ttl_secs)" = 1800 ]
+	[ -n "$(claim get "$l" expires_at)" ]
+	[ "$(stat -c %a "$kd")" = 700 ]
+	[ "$(stat -c %a "$kd/id_ed25519")" = 600 ]
+}
+
+@test "1: -t and --node reach deploy argv; a non-numeric node is exit 2 with no CLI call" {
+	acquire_answers
+	run L --node 12 acquire --no-attest -t tdx.medium
+	assert_success
+	run grep '^deploy ' "$FAKE_PHALA/log"
+	assert_output --partial " -t tdx.medium --dev-os --ssh-pubkey "
+	assert_output --regexp -- "--node-id 12\$"
+	reset_log
+	run L --node abc acquire --no-attest
+	assert_failure 2
+	assert_output --partial "node 'abc': must be numeric"
+	[ "$(calls)" = 0 ]
+}
+
+@test "2: a configured compose is passed as given (absolute); the default is written 0600 with a digest-pinned image" {
+	acquire_answers
+	printf 'services: {}\n' >my.yml
+	run L acquire --no-attest -c my.yml
+	assert_success
+	run grep '^deploy ' "$FAKE_PHALA/log"
+	assert_output --partial " -c $T/work/my.yml "
+	rm -f "$FAKE_PHALA"/*.count
+	run L acquire --no-attest
+	assert_success
+	l=$(sed -n 's/.*-n tdxlease-\([0-9a-f]*\) .*/\1/p' "$FAKE_PHALA/log" | tail -n 1)
+	f=$XDG_STATE_HOME/phala-lease/leases/$l/docker-compose.yml
+	[ "$(stat -c %a "$f")" = 600 ]
+	grep -E 'image: [^ ]+@sha256:[0-9a-f]{64}$' "$f"
+}
+
+@test "4,S4: non-JSON deploy stdout after the progress line, then one exact-name list match: that appId is adopted" {
+	printf 'Provisioning CVM @NAME@...\nsomething odd\n' >"$T/dep"
+	reply deploy 1 0 "$T/dep"
+	sed -e 's/tdx-lease-01/@NAME@/' "$S/list.json" >"$T/list"
+	reply cvms-list default 0 "$T/list"
+	sed 's/"tdx-lease-01"/"@NAME@"/' "$S/get.json" >"$T/get"
+	reply cvms-get default 0 "$T/get"
+	run L acquire --no-attest
+	assert_success
+	assert_output --partial "app_id=$APP"
+	l=$(only_claim)
+	[ "$(claim get "$l" app_id)" = "$APP" ]
+	[ "$(claim get "$l" vm_uuid)" = "$VM" ]
+	grep -q -- "cvms list --search tdxlease-$l --page 1 --page-size 100 --json" "$FAKE_PHALA/log"
+}
+
+@test "6,S4: Unknown API error after the progress line: name search, none found => ambiguous-create claim, key kept" {
+	printf 'Provisioning CVM @NAME@...\n' >"$T/dep"
+	printf '{\n  "success": false,\n  "error": "Unknown API error"\n}\n' >"$T/err"
+	reply deploy 1 1 "$T/dep" "$T/err"
+	reply_text cvms-list default 0 '{"success":true,"page":1,"pageSize":100,"total":0,"totalPages":0,"items":[]}'
+	run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "recovery=ambiguous-create"
+	l=$(only_claim)
+	[ "$(claim get "$l" recovery)" = ambiguous-create ]
+	[ -z "$(claim get "$l" app_id)" ]
+	[ -f "$XDG_STATE_HOME/phala-lease/leases/$l/id_ed25519" ]
+	log_has "cvms list --search tdxlease-$l"
+	run grep -c "^cvms delete" "$FAKE_PHALA/log"
+	assert_output 0
+}
+
+@test "7,S5: a definitive deploy error (no progress line) is exactly one deploy call: no search, no claim, no key" {
+	reply deploy 1 1 "" "$S/deploy-api-error.err"
+	run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "No available resources match your requirements (nothing created)"
+	[ "$(grep -c . "$FAKE_PHALA/log")" = 3 ] # --version, whoami, deploy
+	[ "$(grep -c '^deploy ' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
+	[ -z "$(ls "$XDG_STATE_HOME/phala-lease/leases")" ]
+}
+
+@test "8: deploy JSON with name != N(L) or without app_id is never deleted; the name search decides" {
+	sed 's/tdx-lease-01/someone-else/' "$S/deploy.out" >"$T/dep"
+	reply deploy 1 0 "$T/dep"
+	reply_text cvms-list default 0 '{"success":true,"page":1,"pageSize":100,"total":0,"totalPages":0,"items":[]}'
+	run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "not trusted"
+	run grep -c -E "^cvms (get|delete)" "$FAKE_PHALA/log"
+	assert_output 0
+	l=$(only_claim)
+	[ "$(claim get "$l" recovery)" = ambiguous-create ]
+	# success:false on stdout with rc 0
+	rm -rf "$CLAIMS" "$FAKE_PHALA"/*.count "$FAKE_PHALA/log"
+	printf 'Provisioning CVM @NAME@...\n{"success":false,"error":"x"}\n' >"$T/dep"
+	reply deploy 1 0 "$T/dep"
+	run L acquire --no-attest
+	assert_failure 1
+	run grep -c -E "^cvms (get|delete)" "$FAKE_PHALA/log"
+	assert_output 0
+}
+
+@test "S1,51: a failure after create (status error) is exactly one gated delete with confirmed absence; no claim left" {
+	acquire_answers
+	sed 's/"tdx-lease-01"/"@NAME@"/; s/"running"/"error"/' "$S/get.json" >"$T/get-err"
+	reply cvms-get 1 0 "$T/get-err"
+	reply cvms-get 2 0 "$T/get-err"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "CVM status error; rolled back"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	log_has "^cvms delete app_$APP --force --json\$"
+	log_has "^api -i /cvms/app_$APP\$"
+	[ "$(nclaims)" = 0 ]
+	[ -z "$(ls "$XDG_STATE_HOME/phala-lease/leases")" ]
+}
+
+@test "S2: a rollback whose delete fails keeps a rollback-cleanup claim with the app_id and the key" {
+	acquire_answers
+	sed 's/"tdx-lease-01"/"@NAME@"/; s/"running"/"stopped"/' "$S/get.json" >"$T/get-st"
+	reply cvms-get default 0 "$T/get-st"
+	printf '{\n  "success": false,\n  "error": "Unknown API error"\n}\n' >"$T/derr"
+	reply cvms-delete 1 1 "$T/derr"
+	run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "CVM status stopped; rollback failed"
+	assert_output --partial "Unknown API error"
+	l=$(only_claim)
+	[ "$(claim get "$l" recovery)" = rollback-cleanup ]
+	[ "$(claim get "$l" app_id)" = "$APP" ]
+	[ -f "$XDG_STATE_HOME/phala-lease/leases/$l/id_ed25519" ]
+}
+
+@test "S3: --keep and a non-attestation failure: no delete, kept-after-failure, refused for use" {
+	acquire_answers
+	touch "$FAKE_SSH/fail"
+	PHALA_LEASE_SSH_TRIES=2 run L acquire --no-attest --keep
+	assert_failure 1
+	assert_output --partial "kept-after-failure"
+	run grep -c '^cvms delete' "$FAKE_PHALA/log"
+	assert_output 0
+	l=$(only_claim)
+	[ "$(claim get "$l" recovery)" = kept-after-failure ]
+	[ "$(claim get "$l" keep)" = true ]
+	run L ssh "$l" true
+	assert_failure 4
+	assert_output --partial "recovery=kept-after-failure; not usable"
+}
+
+@test "5, interrupts: SIGTERM mid-deploy => the deploy result is classified, the CVM destroyed through the gate, no claim left" {
+	acquire_answers
+	echo 2 >"$FAKE_PHALA/deploy/1.sleep"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	"$BIN/phala-lease" acquire --no-attest >"$T/out" 2>"$T/err" &
+	pid=$!
+	for _ in $(seq 50); do [ -f "$FAKE_PHALA/deploy.count" ] && break; sleep 0.1; done
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 1 ] || { cat "$T/err"; echo "rc=$rc"; false; }
+	grep -q "interrupted; rolled back" "$T/err"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
+}
+
+@test "5: SIGINT while the CLI is killed (rc 0, empty stdout) still runs the name search and rolls back what it finds" {
+	printf 'Provisioning CVM @NAME@...\n' >"$T/dep"
+	reply deploy 1 0 "$T/dep"
+	echo 2 >"$FAKE_PHALA/deploy/1.sleep"
+	sed -e 's/tdx-lease-01/@NAME@/' "$S/list.json" >"$T/list"
+	reply cvms-list default 0 "$T/list"
+	sed 's/"tdx-lease-01"/"@NAME@"/' "$S/get.json" >"$T/get"
+	reply cvms-get default 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	# A background job starts with SIGINT ignored; restore the default as a terminal would have it.
+	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' "$BIN/phala-lease" acquire --no-attest >"$T/out" 2>"$T/err" &
+	pid=$!
+	for _ in $(seq 50); do [ -f "$FAKE_PHALA/deploy.count" ] && break; sleep 0.1; done
+	kill -INT "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 1 ] || { cat "$T/err"; echo "rc=$rc"; false; }
+	grep -q "cvms list --search" "$FAKE_PHALA/log"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
+}
+
+@test "8.2: SIGKILL mid-deploy leaves the intent claim (state creating, full lifetime fields) for the sweep" {
+	acquire_answers
+	echo 3 >"$FAKE_PHALA/deploy/1.sleep"
+	"$BIN/phala-lease" acquire --no-attest >"$T/out" 2>"$T/err" &
+	pid=$!
+	for _ in $(seq 50); do [ -f "$FAKE_PHALA/deploy.count" ] && break; sleep 0.1; done
+	kill -KILL "$pid"
+	wait "$pid" || true
+	l=$(only_claim)
+	[ "$(claim get "$l" state)" = creating ]
+	for k in created_at expires_at ttl_secs idle_secs keep last_touched_at; do [ -n "$(claim get "$l" "$k")" ]; done
+	sleep 3
+}
