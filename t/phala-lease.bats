@@ -302,3 +302,239 @@ nclaims() { ls "$CLAIMS" 2>/dev/null | grep -c -E '^[0-9a-f]{12}\.(kv|json)$' ||
 	for k in created_at expires_at ttl_secs idle_secs keep last_touched_at; do [ -n "$(claim get "$l" "$k")" ]; done
 	sleep 3
 }
+
+# ---- release safety (scenarios 29-40, D1-D8, T1, T2) -------------------------
+
+@test "31,D1: release without a claim is exit 4 with zero CLI calls" {
+	run L release 0123456789ab
+	assert_failure 4
+	assert_output "phala-lease: no local claim for lease 0123456789ab"
+	[ "$(calls)" = 0 ]
+}
+
+@test "32,D2: a claim pointing to another app id is exit 4 with zero CLI calls" {
+	mkclaim aaaaaaaaaaaa
+	run L release --app-id "$APP2" aaaaaaaaaaaa
+	assert_failure 4
+	assert_output "phala-lease: claim for aaaaaaaaaaaa points to $APP"
+	[ "$(calls)" = 0 ]
+	has_claim aaaaaaaaaaaa
+}
+
+@test "39,T2: happy path: get -> delete --force --json -> 404 absence; claim and key removed; idempotent" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L release aaaaaaaaaaaa
+	assert_success
+	assert_output "destroy app_id=$APP lease=aaaaaaaaaaaa reason=release"
+	run cat "$FAKE_PHALA/log"
+	assert_output "whoami --json
+cvms get app_$APP --json
+cvms delete app_$APP --force --json
+api -i /cvms/app_$APP"
+	! has_claim aaaaaaaaaaaa
+	[ ! -e "$XDG_STATE_HOME/phala-lease/leases/aaaaaaaaaaaa" ]
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+}
+
+@test "29,D5: get returns a foreign name: refused, exit 4, only whoami and the get are called, claim kept" {
+	mkclaim aaaaaaaaaaaa
+	get_json production-db "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output --partial "is named 'production-db', not tdxlease-aaaaaaaaaaaa; refused, no delete"
+	[ "$(calls)" = 2 ]
+	log_has "^cvms get app_$APP --json\$"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "30,47: get returns another lease's name (app-id reuse): refused, no delete, claim kept" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-bbbbbbbbbbbb "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	run grep -c '^cvms delete' "$FAKE_PHALA/log"
+	assert_output 0
+	has_claim aaaaaaaaaaaa
+}
+
+@test "D6: a vm_uuid different from the claim's is refused, no delete" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-aaaaaaaaaaaa "$APP" 99999999-7c1d-4e9f-9a3b-2d6c5e8f1a07 >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output --partial "has vm_uuid 99999999-7c1d-4e9f-9a3b-2d6c5e8f1a07, claim says $VM"
+	[ "$(calls)" = 2 ]
+	has_claim aaaaaaaaaaaa
+}
+
+@test "33,D3: a claim without app id and one exact-name match proceeds (id recorded first)" {
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= state=creating recovery=ambiguous-create
+	sed 's/tdx-lease-01/tdxlease-aaaaaaaaaaaa/' "$S/list.json" >"$T/list"
+	reply cvms-list 1 0 "$T/list"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L release aaaaaaaaaaaa
+	assert_success
+	log_has "^cvms list --search tdxlease-aaaaaaaaaaaa --page 1 --page-size 100 --json\$"
+	log_has "^cvms delete app_$APP --force --json\$"
+	! has_claim aaaaaaaaaaaa
+}
+
+@test "D3: a claim without app id and zero or two name matches is refused (exit 4), claim kept" {
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= state=creating
+	reply_text cvms-list 1 0 '{"success":true,"page":1,"pageSize":100,"total":0,"totalPages":0,"items":[]}'
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output --partial "0 CVMs named tdxlease-aaaaaaaaaaaa; refused, claim kept"
+	reply_text cvms-list 2 0 "{\"success\":true,\"page\":1,\"pageSize\":100,\"total\":2,\"totalPages\":1,\"items\":[{\"appId\":\"$APP\",\"cvmName\":\"tdxlease-aaaaaaaaaaaa\"},{\"appId\":\"$APP2\",\"cvmName\":\"tdxlease-aaaaaaaaaaaa\"}]}"
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output --partial "2 CVMs named"
+	run grep -c '^cvms \(get\|delete\)' "$FAKE_PHALA/log"
+	assert_output 0
+	has_claim aaaaaaaaaaaa
+}
+
+@test "34,38: get says 'CVM not found' and the API answers 404: no delete, exit 0, claim and key removed" {
+	mkclaim aaaaaaaaaaaa
+	reply cvms-get 1 1 "$S/get-not-found.json"
+	absent_404
+	run L release aaaaaaaaaaaa
+	assert_success
+	assert_output "removed claim lease=aaaaaaaaaaaa app_id=$APP reason=absent"
+	run grep -c '^cvms delete' "$FAKE_PHALA/log"
+	assert_output 0
+	! has_claim aaaaaaaaaaaa
+	[ ! -e "$XDG_STATE_HOME/phala-lease/leases/aaaaaaaaaaaa" ]
+}
+
+@test "12 (notes 8.12): 'CVM not found' without a 404 from the API is not absence: claim kept" {
+	mkclaim aaaaaaaaaaaa
+	reply cvms-get 1 1 "$S/get-not-found.json"
+	reply api default 0 "$S/api-200.txt"
+	run L release aaaaaaaaaaaa
+	assert_failure 1
+	assert_output --partial "but no HTTP 404 to prove absence; claim kept"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "35,38: transient texts are never absence: claim kept, no delete, no 404 probe" {
+	mkclaim aaaaaaaaaaaa
+	n=0
+	for msg in "gateway endpoint not found (upstream route unavailable)" "organization does not exist" \
+		"gateway host unreachable" "Unknown API error" "CVM not found: dns lookup failed"; do
+		n=$((n + 1))
+		reply_text cvms-get "$n" 1 "{\"success\":false,\"error\":\"$msg\"}"
+		run L release aaaaaaaaaaaa
+		assert_failure 1
+		assert_output --partial "$msg; claim kept"
+		has_claim aaaaaaaaaaaa
+	done
+	run grep -c -E '^(cvms delete|api )' "$FAKE_PHALA/log"
+	assert_output 0
+}
+
+@test "38: an exec failure of the CLI (missing binary) is transient: claim kept" {
+	mkclaim aaaaaaaaaaaa
+	PHALA_LEASE_PHALA=$T/no-such-phala run -127 L release aaaaaaaaaaaa
+	assert_output --partial "; claim kept"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "36,D4: rc 0 with empty stdout from get is exit 5, claim kept, one get call" {
+	mkclaim aaaaaaaaaaaa
+	reply cvms-get 1 0
+	run L release aaaaaaaaaaaa
+	assert_failure 5
+	assert_output --partial "exit 0 without a success:true JSON object; claim kept"
+	[ "$(grep -c '^cvms ' "$FAKE_PHALA/log")" = 1 ]
+	has_claim aaaaaaaaaaaa
+}
+
+@test "40,D7: delete rc 0 with empty stdout (a SIGTERM'd CLI) is exit 5; claim kept at releasing" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0
+	run L release aaaaaaaaaaaa
+	assert_failure 5
+	assert_output --partial "exit 0 without success:true; claim kept at releasing"
+	[ "$(claim get aaaaaaaaaaaa state)" = releasing ]
+	run grep -c '^api ' "$FAKE_PHALA/log"
+	assert_output 0
+}
+
+@test "D7: delete success:true without deleted:true is not done" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply_text cvms-delete 1 0 '{"success":true,"cvm":"tdxlease-aaaaaaaaaaaa"}'
+	run L release aaaaaaaaaaaa
+	assert_failure 5
+	assert_output --partial "lacks deleted:true"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "D8: a done delete without proof of absence keeps the claim at releasing; a later release finishes" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	reply api default 0 "$S/api-200.txt"
+	run L release aaaaaaaaaaaa
+	assert_failure 5
+	assert_output --partial "absence is not confirmed; claim kept at releasing"
+	[ "$(claim get aaaaaaaaaaaa state)" = releasing ]
+	[ "$(grep -c '^api -i' "$FAKE_PHALA/log")" = 2 ]
+	reply cvms-get 2 1 "$S/get-not-found.json"
+	absent_404
+	run L release aaaaaaaaaaaa
+	assert_success
+	! has_claim aaaaaaaaaaaa
+}
+
+@test "37: release of a claim whose CVM is not listed goes straight to the get/absence check" {
+	mkclaim aaaaaaaaaaaa
+	reply cvms-get 1 1 "$S/get-not-found.json"
+	absent_404
+	run L release aaaaaaaaaaaa
+	assert_success
+	run grep -c '^cvms list' "$FAKE_PHALA/log"
+	assert_output 0
+}
+
+@test "O5,49: a claim from another account scope is refused by release and never touched" {
+	mkclaim aaaaaaaaaaaa scope_workspace=other-team
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output --partial "in this scope"
+	[ "$(calls)" = 1 ] # whoami only
+	has_claim aaaaaaaaaaaa
+}
+
+@test "D9: release's CLI child runs in its own session (a terminal interrupt cannot reach it)" {
+	mkclaim aaaaaaaaaaaa
+	cat >"$T/phala" <<'SH'
+#!/bin/sh
+if [ "$1" = whoami ]; then cat "$FAKE_PHALA/../who"; exit 0; fi
+echo "$$ $(ps -o sid= -p $$) $(ps -o sid= -p $PPID)" >>"$FAKE_PHALA/sids"
+echo '{"success":false,"error":"Unknown API error"}'
+exit 1
+SH
+	chmod +x "$T/phala"
+	cp "$S/whoami.json" "$T/who"
+	PHALA_LEASE_PHALA=$T/phala run L release aaaaaaaaaaaa
+	assert_failure 1
+	read -r _ own _ <"$FAKE_PHALA/sids"
+	[ "$own" != "$(ps -o sid= -p $$ | tr -d ' ')" ]
+}
