@@ -6,6 +6,7 @@
 # Scenario numbers refer to lease-contract.md §9.
 
 load helpers/common
+bats_require_minimum_version 1.5.0
 
 S=$ROOT/t/vectors/phala-lease
 APP=3f2a9c4d8e7b6a5f4c3d2e1f0a9b8c7d6e5f4a3b
@@ -276,11 +277,14 @@ nclaims() { ls "$CLAIMS" 2>/dev/null | grep -c -E '^[0-9a-f]{12}\.(kv|json)$' ||
 	reply cvms-get default 0 "$T/get"
 	reply cvms-delete 1 0 "$S/delete.json"
 	absent_404
-	# A background job starts with SIGINT ignored; restore the default as a terminal would have it.
-	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' "$BIN/phala-lease" acquire --no-attest >"$T/out" 2>"$T/err" &
+	# Without job control a background job starts with SIGINT ignored; with
+	# it (set -m) SIGINT keeps its default, as for a command at a terminal.
+	set -m
+	"$BIN/phala-lease" acquire --no-attest >"$T/out" 2>"$T/err" &
 	pid=$!
+	set +m
 	for _ in $(seq 50); do [ -f "$FAKE_PHALA/deploy.count" ] && break; sleep 0.1; done
-	kill -INT "$pid"
+	kill -INT "$pid" || { cat "$T/err"; false; }
 	rc=0
 	wait "$pid" || rc=$?
 	[ "$rc" = 1 ] || { cat "$T/err"; echo "rc=$rc"; false; }
@@ -447,7 +451,7 @@ api -i /cvms/app_$APP"
 @test "38: an exec failure of the CLI (missing binary) is transient: claim kept" {
 	mkclaim aaaaaaaaaaaa
 	PHALA_LEASE_PHALA=$T/no-such-phala run -127 L release aaaaaaaaaaaa
-	assert_output --partial "; claim kept"
+	assert_output --partial "failed to run command"
 	has_claim aaaaaaaaaaaa
 }
 
@@ -537,4 +541,268 @@ SH
 	assert_failure 1
 	read -r _ own _ <"$FAKE_PHALA/sids"
 	[ "$own" != "$(ps -o sid= -p $$ | tr -d ' ')" ]
+}
+
+# ---- cleanup sweep (43-49, T3-T6, §5) -------------------------------------------
+
+# list_page PAGE TOTALPAGES ITEMS-JSON: a cvms list answer (camelCase, as the CLI builds it).
+list_page() {
+	printf '{\n  "success": true,\n  "page": %s,\n  "pageSize": 100,\n  "total": %s,\n  "totalPages": %s,\n  "items": [%s]\n}\n' \
+		"$1" "${4:-2}" "$2" "$3"
+}
+item() { printf '{"appId":"%s","cvmName":"%s","status":"%s","uptime":"1m"}' "$1" "$2" "${3:-running}"; }
+
+@test "43: an expired claimed CVM: list -> get -> delete -> absence; claim removed; destroy line on stdout" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l1"
+	reply cvms-list 1 0 "$T/l1"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L cleanup
+	assert_success
+	assert_output "destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
+	run cat "$FAKE_PHALA/log"
+	assert_output "whoami --json
+cvms list --page 1 --page-size 100 --json
+cvms get app_$APP --json
+cvms delete app_$APP --force --json
+api -i /cvms/app_$APP"
+	! has_claim aaaaaaaaaaaa
+}
+
+@test "--dry-run prints would-destroy and changes nothing" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l1"
+	reply cvms-list 1 0 "$T/l1"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	run L cleanup --dry-run
+	assert_success
+	assert_output "would destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
+	run grep -c '^cvms delete' "$FAKE_PHALA/log"
+	assert_output 0
+	[ "$(claim get aaaaaaaaaaaa state)" = ready ]
+}
+
+@test "44,T3: empty list stdout, bad JSON or success:false: the sweep aborts before any action, claims kept" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	reply cvms-list 1 0
+	run L cleanup
+	assert_failure 5
+	assert_output --partial "cvms list page 1: empty output; nothing done"
+	reply_text cvms-list 2 0 'not json'
+	run L cleanup
+	assert_failure 5
+	reply_text cvms-list 3 1 '{"success":false,"error":"Unknown API error"}'
+	run L cleanup
+	assert_failure 1
+	assert_output --partial "Unknown API error; nothing done"
+	run grep -c -E '^cvms (get|delete)' "$FAKE_PHALA/log"
+	assert_output 0
+	has_claim aaaaaaaaaaaa
+}
+
+@test "12,45,T4: two pages fetched; a claimed CVM on page 2 keeps its claim; no delete when not expired" {
+	mkclaim aaaaaaaaaaaa
+	list_page 1 2 "$(item "$APP2" someone-else)" >"$T/l1"
+	list_page 2 2 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" >"$T/l2"
+	reply cvms-list 1 0 "$T/l1"
+	reply cvms-list 2 0 "$T/l2"
+	run L cleanup
+	assert_success
+	assert_output "skip app_id=$APP lease=aaaaaaaaaaaa reason=not expired"
+	log_has "^cvms list --page 1 --page-size 100 --json\$"
+	log_has "^cvms list --page 2 --page-size 100 --json\$"
+	[ "$(calls)" = 3 ]
+	has_claim aaaaaaaaaaaa
+}
+
+@test "12,T5: an item without id, an id repeated across pages, or totals changing between pages fail the list" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	list_page 1 1 '{"cvmName":"x","status":"running"}' >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L cleanup
+	assert_failure 5
+	assert_output --partial "an item without a valid appId; nothing done"
+	list_page 1 2 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" >"$T/l1"
+	reply cvms-list 2 0 "$T/l1"
+	reply cvms-list 3 0 "$T/l1"
+	run L cleanup
+	assert_failure 5
+	assert_output --partial "repeated across pages"
+	list_page 2 3 "$(item "$APP2" x)" >"$T/l3"
+	reply cvms-list 4 0 "$T/l1"
+	reply cvms-list 5 0 "$T/l3"
+	run L cleanup
+	assert_failure 5
+	assert_output --partial "total/totalPages changed between pages"
+	run grep -c -E '^cvms (get|delete)' "$FAKE_PHALA/log"
+	assert_output 0
+	has_claim aaaaaaaaaaaa
+}
+
+@test "T5: len(items) < total is not an error" {
+	list_page 1 1 "$(item "$APP2" other)" 7 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L cleanup
+	assert_success
+}
+
+@test "46,O2: an ours-by-name CVM without a claim: only the list call, reported as skip" {
+	list_page 1 1 "$(item "$APP" tdxlease-cccccccccccc)" 1 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L cleanup
+	assert_success
+	assert_output "skip app_id=$APP lease=cccccccccccc reason=ours-by-name-without-claim"
+	[ "$(calls)" = 2 ] # whoami, list
+}
+
+@test "47: app-id reuse (claimed id now named <prefix>-<other>): list + get, no delete, claim kept, sweep continues" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	mkclaim bbbbbbbbbbbb expires_at=1000 app_id="$APP2" vm_uuid=
+	list_page 1 1 "$(item "$APP" tdxlease-dddddddddddd),$(item "$APP2" tdxlease-bbbbbbbbbbbb)" >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	get_json tdxlease-dddddddddddd "$APP" "$VM" >"$T/g1"
+	get_json tdxlease-bbbbbbbbbbbb "$APP2" "$VM" >"$T/g2"
+	reply cvms-get 1 0 "$T/g1"
+	reply cvms-get 2 0 "$T/g2"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L cleanup
+	assert_success
+	assert_line --partial "is named 'tdxlease-dddddddddddd', not tdxlease-aaaaaaaaaaaa; refused, no delete"
+	assert_line "skip app_id=$APP lease=aaaaaaaaaaaa reason=ownership refused"
+	assert_line "destroy app_id=$APP2 lease=bbbbbbbbbbbb reason=expired"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	log_has "^cvms delete app_$APP2 "
+	has_claim aaaaaaaaaaaa
+	! has_claim bbbbbbbbbbbb
+}
+
+@test "25,48,T6: ambiguous-create within grace is pending (no CLI call on its account); after grace a proven absence removes it" {
+	now=$(date +%s)
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= state=creating recovery=ambiguous-create created_at=$((now - 100))
+	list_page 1 1 "" 0 >"$T/l"
+	reply cvms-list default 0 "$T/l"
+	run L cleanup
+	assert_success
+	assert_output "skip app_id=- lease=aaaaaaaaaaaa reason=ambiguous create recovery pending"
+	[ "$(calls)" = 2 ]
+	has_claim aaaaaaaaaaaa
+	reset_log
+	claim set aaaaaaaaaaaa created_at=$((now - 301)) >/dev/null
+	reply api default 1 "$S/api-404.txt"
+	run L cleanup
+	assert_success
+	assert_output "removed claim lease=aaaaaaaaaaaa reason=ambiguous-create-absent"
+	log_has "^cvms list --search tdxlease-aaaaaaaaaaaa "
+	log_has "^api -i /cvms/tdxlease-aaaaaaaaaaaa\$"
+	! has_claim aaaaaaaaaaaa
+}
+
+@test "48: ambiguous-create after grace without proof of absence is kept with a warning" {
+	now=$(date +%s)
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= state=creating recovery=ambiguous-create created_at=$((now - 1000))
+	list_page 1 1 "" 0 >"$T/l"
+	reply cvms-list default 0 "$T/l"
+	reply api default 0 "$S/api-200.txt"
+	run L cleanup
+	assert_success
+	assert_output --partial "absence not proven; claim kept"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "48: state creating without recovery (crashed acquire) is treated as ambiguous-create; one match is adopted" {
+	now=$(date +%s)
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= state=creating created_at=$((now - 1000)) expires_at=$((now + 100))
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l"
+	reply cvms-list default 0 "$T/l"
+	run L cleanup
+	assert_success
+	assert_output "skip app_id=$APP lease=aaaaaaaaaaaa reason=not expired"
+	[ "$(claim get aaaaaaaaaaaa app_id)" = "$APP" ]
+}
+
+@test "48: rollback-cleanup is destroyed via the gate; kept-after-failure and keep=true are never removed" {
+	mkclaim aaaaaaaaaaaa recovery=rollback-cleanup
+	mkclaim bbbbbbbbbbbb recovery=kept-after-failure keep=true app_id="$APP2" expires_at=1000
+	mkclaim cccccccccccc keep=true app_id=2222222222222222222222222222222222222222 expires_at=1000
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa),$(item "$APP2" tdxlease-bbbbbbbbbbbb),$(item 2222222222222222222222222222222222222222 tdxlease-cccccccccccc)" >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L cleanup
+	assert_success
+	assert_line "destroy app_id=$APP lease=aaaaaaaaaaaa reason=rollback-cleanup"
+	assert_line "skip app_id=$APP2 lease=bbbbbbbbbbbb reason=keep"
+	assert_line "skip app_id=2222222222222222222222222222222222222222 lease=cccccccccccc reason=keep"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	has_claim bbbbbbbbbbbb
+	has_claim cccccccccccc
+}
+
+@test "§5: a live stopped/error status counts as expired; provisioning waits for expiry plus the margin" {
+	now=$(date +%s)
+	mkclaim aaaaaaaaaaaa
+	mkclaim bbbbbbbbbbbb state=provisioning app_id="$APP2" vm_uuid= expires_at=$((now - 100))
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa stopped),$(item "$APP2" tdxlease-bbbbbbbbbbbb starting)" >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" stopped >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L cleanup
+	assert_success
+	assert_line "destroy app_id=$APP lease=aaaaaaaaaaaa reason=stopped"
+	assert_line "skip app_id=$APP2 lease=bbbbbbbbbbbb reason=not expired"
+}
+
+@test "§5 missing-CVM rule: a claim whose CVM is not listed is removed only on proof of absence" {
+	mkclaim aaaaaaaaaaaa
+	mkclaim bbbbbbbbbbbb app_id="$APP2" vm_uuid=
+	list_page 1 1 "" 0 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	reply cvms-get 1 1 "$S/get-not-found.json"
+	reply_text cvms-get 2 1 '{"success":false,"error":"Unknown API error"}'
+	reply api 1 1 "$S/api-404.txt"
+	run L cleanup
+	assert_failure 1
+	assert_line "removed claim lease=aaaaaaaaaaaa app_id=$APP reason=absent"
+	assert_line --partial "Unknown API error; claim kept"
+	! has_claim aaaaaaaaaaaa
+	has_claim bbbbbbbbbbbb
+	run grep -c '^cvms delete' "$FAKE_PHALA/log"
+	assert_output 0
+}
+
+@test "49,O5: a claim from another account scope is never touched by the sweep" {
+	mkclaim aaaaaaaaaaaa scope_workspace=other-team expires_at=1000
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L cleanup
+	assert_success
+	assert_output ""
+	[ "$(calls)" = 2 ]
+	has_claim aaaaaaaaaaaa
+}
+
+@test "2.5: an unreadable claim is skipped; the other leases keep working" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	mkclaim bbbbbbbbbbbb
+	if [ "${LEASE_REAL_CLAIM:-0}" = 1 ]; then skip "needs the fake ledger's file layout"; fi
+	sed -i 's/^lease_id=.*/lease_id=cccccccccccc/' "$CLAIMS/bbbbbbbbbbbb.kv"
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L cleanup
+	assert_success
+	assert_line "destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
+	[ -f "$CLAIMS/bbbbbbbbbbbb.kv" ]
 }

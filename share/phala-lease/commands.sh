@@ -309,11 +309,12 @@ pl_cleanup() {
 		fi
 		[ ! -s "$PL_TMP/present" ] || { skip "not listed but present"; rm -f "$PL_TMP/present"; }
 	done <"$PL_TMP/leases"
-	# O2: ours-by-name without claim - diagnostics only.
+	# O2: ours-by-name without a claim (at the start of the sweep) -
+	# diagnostics only.
 	while IFS="$tab" read -r a n _; do
 		ll=$(pl_lease_of_name "$n")
 		[ -n "$ll" ] || continue
-		claim get "$ll" lease_id >/dev/null 2>&1 ||
+		grep -qxF "$ll" "$PL_TMP/leases" ||
 			printf 'skip app_id=%s lease=%s reason=ours-by-name-without-claim\n' "$a" "$ll" >&2
 	done <"$PL_TMP/inventory"
 	return "$failed"
