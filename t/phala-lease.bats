@@ -70,7 +70,7 @@ mkclaim() {
 	[ $# -eq 0 ] || claim set "$l" "$@" >/dev/null
 }
 has_claim() { claim get "$1" lease_id >/dev/null 2>&1; }
-absent_404() { reply api "${1:-default}" 1 "$S/api-404.txt"; }
+absent_404() { reply api default 1 "$S/api-404.txt"; }
 
 # Acquire answers up to ready: deploy (sample 01), get running.
 acquire_answers() {
@@ -79,8 +79,9 @@ acquire_answers() {
 	sed 's/"tdx-lease-01"/"@NAME@"/' "$S/get.json" >"$T/get-running.json"
 	reply cvms-get default 0 "$T/get-running.json"
 }
-only_claim() { ls "$CLAIMS" | sed -n 's/\.kv$//p; s/\.json$//p' | head -n 1; }
-nclaims() { ls "$CLAIMS" 2>/dev/null | grep -c -E '^[0-9a-f]{12}\.(kv|json)$' || true; }
+leases() { claim --json list | "$BIN/phala-json" items - '' lease_id; }
+only_claim() { leases | head -n 1; }
+nclaims() { leases | wc -l; }
 
 # ---- deploy (scenarios 1-8, 27, S5, S7) ----------------------------------
 
@@ -805,4 +806,156 @@ api -i /cvms/app_$APP"
 	assert_success
 	assert_line "destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
 	[ -f "$CLAIMS/bbbbbbbbbbbb.kv" ]
+}
+
+# ---- attestation gate (52-60, S6, §1.2) --------------------------------------------
+# Real evidence: testdata/phala-info.json (Info) and a GetQuote-shaped answer
+# built from the same CVM's quote and log. Its REPORTDATA is what the real CVM
+# put there, so it stands for "a quote bound to something else".
+
+RD_REAL=997dfa609c1256a26b7b7f10cc60e5ec28bffd805fb1536a5387510787b479db9c52d3c8ea37b1e85ab673075bbe213361a61a60c95f4960aca49d12b32bfbdf
+APP_REAL=944edab771280ede410e7b9e66fcaee6b2c4a12c
+
+evidence() {
+	"$BIN/phala-json" value "$DATA/phala-info.json" tcb_info >"$T/tcb.json"
+	"$BIN/phala-json" object quote="$(od -An -v -tx1 "$DATA/phala-quote.bin" | tr -d ' \n')" \
+		event_log="$("$BIN/phala-json" value "$T/tcb.json" event_log)" >"$T/quote.json"
+	cp "$DATA/phala-info.json" "$T/info.json"
+	cp "$DATA/phala-compose.yml" "$T/compose.yml"
+	mkdir -p "$T/stub"
+	ln -sf "$ROOT/t/helpers/stub-dcap" "$T/stub/tdx-dcap-verify"
+	ln -sf "$ROOT/t/helpers/stub-dcap" "$T/stub/tdx-collateral-fetch"
+	export STUB_DCAP=$T/stub PHALA_LEASE_DCAP_VERIFY=$T/stub/tdx-dcap-verify
+	export PHALA_LEASE_COLLATERAL_FETCH=$T/stub/tdx-collateral-fetch
+}
+AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "$T/compose.yml" "$@"; }
+
+@test "53,54,§1.2: real evidence passes replay, identity, compose, policy, image and binding; DCAP runs with fetched collateral; evidence full length" {
+	evidence
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_success
+	assert_line "mrtd=f06dfda6dce1cf904d4e2bab1dc370634cf95cefa2ceb2de2eee127c9382698090d7a4a13e14c536ec6c9c3c8fa87077"
+	assert_line "rtmr3=700a470643dc8e2f4460aaa486fd7f98dc1416422951b56ae029340b7cd5d651efd7c9a39a03ce0f1147a340c919ce63"
+	assert_line "compose_hash=609b684c8e7b2f31e3198885cfd5569c88feb33bec7ed18270791f13bb0f7449"
+	assert_line "app_id=$APP_REAL"
+	assert_line --regexp '^quote_sha256=[0-9a-f]{64}$'
+	run cat "$STUB_DCAP/log"
+	assert_line --regexp "^tdx-collateral-fetch --pccs https://api.trustedservices.intel.com -o .*/collateral.json .*/quote.hex\$"
+	assert_line --regexp "^tdx-dcap-verify --collateral .*/collateral.json .*/quote.hex\$"
+}
+
+@test "§1.2: a quote bound to another nonce/host key (REPORTDATA) is rejected" {
+	evidence
+	run AV --app-id "$APP_REAL" --report-data "${RD_REAL%??}00"
+	assert_failure 1
+	assert_output --partial "report-data:"
+	assert_output --partial "is not the expected"
+}
+
+@test "55: a wrong expected app id, an extra line in the compose, a tampered app_compose: each rejected" {
+	evidence
+	run AV --app-id "$APP" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "app-id"
+	echo "# extra" >>"$T/compose.yml"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "compose"
+	cp "$DATA/phala-compose.yml" "$T/compose.yml"
+	replace_text "$T/info.json" 'sleep' 'sleeq'
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+}
+
+@test "23 (notes 8.23): app_compose policy: allowed_envs, gateway flag and pre-launch script allow-list" {
+	evidence
+	PHALA_LEASE_CONFIG=$T/c.conf
+	export PHALA_LEASE_CONFIG
+	echo "allowed_prelaunch = $T/none" >"$T/c.conf"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "pre_launch_script sha256 bf12939bc82c9bdd103b6b1226913e6da58ed7cfcfc7c7ae808ac0813715b9a8 is not in the allow-list"
+	echo "allowed_images = $T/none" >"$T/c.conf"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "allowed-image list $T/none missing"
+	echo "0000 1111 2222 3333" >"$T/imgs"
+	echo "allowed_images = $T/imgs" >"$T/c.conf"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "is not in the allowed-image list"
+}
+
+@test "59,§1.2: DCAP is mandatory: a missing verifier, a failed collateral fetch or a failed verification each fail the gate" {
+	evidence
+	PHALA_LEASE_DCAP_VERIFY=$T/nothing-here run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	PHALA_LEASE_DCAP_VERIFY='' PHALA_LEASE_COLLATERAL_FETCH=$T/no-fetch run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	echo 5 >"$STUB_DCAP/rc"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "collateral"
+	rm "$STUB_DCAP/rc" "$STUB_DCAP/log"
+	echo "x" >"$T/coll.json"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL" --collateral "$T/coll.json"
+	assert_success
+	run cat "$STUB_DCAP/log"
+	assert_output --regexp "^tdx-dcap-verify --collateral $T/coll.json .*quote.hex\$"
+}
+
+@test "52: empty Info, 'curl: (7)' text and an Info without tcb_info are rejected" {
+	evidence
+	: >"$T/info.json"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	echo "curl: (7) Failed to connect" >"$T/info.json"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	printf 'banner\n{"app_id":"x"}\n' >"$T/info.json"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+}
+
+@test "S6,60: attestation is on by default; a gate failure destroys the CVM even with --keep; no claim left" {
+	evidence
+	acquire_answers
+	cp "$T/quote.json" "$T/info.json" "$FAKE_SSH/"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L acquire --keep
+	assert_failure 1
+	assert_output --partial "attestation failed"
+	assert_output --partial "rolled back"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
+	# accept-new only before the gate, yes for the evidence fetch
+	grep -q 'StrictHostKeyChecking=accept-new .*phala-lease-ready' "$FAKE_SSH/log"
+	grep -q 'StrictHostKeyChecking=yes .*sh -s quote [0-9a-f]\{64\} phala-lease-ssh$' "$FAKE_SSH/log"
+}
+
+@test "60,§6: an untrusted project file cannot disable attestation" {
+	evidence
+	acquire_answers
+	cp "$T/quote.json" "$T/info.json" "$FAKE_SSH/"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	echo "attest = false" >.phala-lease.conf
+	run L acquire
+	assert_failure 1
+	assert_output --partial "untrusted file may only turn attestation on"
+	assert_output --partial "attestation failed"
+}
+
+@test "60: a trusted user config may disable attestation; the lease is then not usable while attestation is required" {
+	acquire_answers
+	mkdir -p "$XDG_CONFIG_HOME/phala-lease"
+	echo "attest = false" >"$XDG_CONFIG_HOME/phala-lease/config"
+	run L acquire
+	assert_success
+	l=$(only_claim)
+	[ "$(claim get "$l" attested)" = false ]
+	PHALA_LEASE_ATTEST=true run L ssh "$l" true
+	assert_failure 4
+	assert_output --partial "not attested; not usable"
 }

@@ -177,16 +177,26 @@ pl_dcap() {
 	q=$1 d=$2
 	dcap=$(pl_tool tdx-dcap-verify) || { echo "verify: tdx-dcap-verify not found: quote signature and TCB not verified"; return 1; }
 	if [ "$CF_DCAP" = reduced ]; then
-		"$dcap" --accept "${PHALA_LEASE_DCAP_REDUCED_WORD:-NoCollateral}" "$q" >"$d/dcap.out" 2>&1 ||
-			{ sed 's/^/verify: dcap: /' "$d/dcap.out"; return 1; }
+		if ! "$dcap" --accept "${PHALA_LEASE_DCAP_REDUCED_WORD:-NoCollateral}" "$q" >"$d/dcap.out" 2>&1; then
+			sed 's/^/verify: dcap: /' "$d/dcap.out"
+			echo "verify: dcap: tdx-dcap-verify rejected the quote (reduced mode)"
+			return 1
+		fi
 		return 0
 	fi
 	coll=$CF_COLLATERAL
 	if [ -z "$coll" ]; then
 		fetch=$(pl_tool tdx-collateral-fetch) || { echo "verify: tdx-collateral-fetch not found and no collateral given"; return 1; }
 		coll=$d/collateral.json
-		"$fetch" --pccs "$CF_PCCS" -o "$coll" "$q" >"$d/fetch.out" 2>&1 ||
-			{ sed 's/^/verify: collateral: /' "$d/fetch.out"; return 1; }
+		if ! "$fetch" --pccs "$CF_PCCS" -o "$coll" "$q" >"$d/fetch.out" 2>&1; then
+			sed 's/^/verify: collateral: /' "$d/fetch.out"
+			echo "verify: collateral: cannot fetch from $CF_PCCS (set dcap = reduced to accept a verification without it)"
+			return 1
+		fi
 	fi
-	"$dcap" --collateral "$coll" "$q" >"$d/dcap.out" 2>&1 || { sed 's/^/verify: dcap: /' "$d/dcap.out"; return 1; }
+	if ! "$dcap" --collateral "$coll" "$q" >"$d/dcap.out" 2>&1; then
+		sed 's/^/verify: dcap: /' "$d/dcap.out"
+		echo "verify: dcap: tdx-dcap-verify rejected the quote"
+		return 1
+	fi
 }

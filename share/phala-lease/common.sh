@@ -172,9 +172,18 @@ pl_config_check() {
 pl_state_dir() { printf '%s\n' "${XDG_STATE_HOME:-$HOME/.local/state}/phala-lease"; }
 pl_lease_dir() { printf '%s/leases/%s\n' "$(pl_state_dir)" "$1"; }
 
-# A sibling tool (same bin/ as this script) or one on PATH.
+# A tool named by trusted env (PHALA_LEASE_PROXY, PHALA_LEASE_DCAP_VERIFY,
+# PHALA_LEASE_COLLATERAL_FETCH), else a sibling (same bin/ as this script),
+# else one on PATH.
 pl_tool() {
-	if [ -x "$PL_BINDIR/$1" ]; then printf '%s\n' "$PL_BINDIR/$1"
+	case $1 in
+	phala-proxy) o=${PHALA_LEASE_PROXY:-} ;;
+	tdx-dcap-verify) o=${PHALA_LEASE_DCAP_VERIFY:-} ;;
+	tdx-collateral-fetch) o=${PHALA_LEASE_COLLATERAL_FETCH:-} ;;
+	*) o='' ;;
+	esac
+	if [ -n "$o" ]; then printf '%s\n' "$o"
+	elif [ -x "$PL_BINDIR/$1" ]; then printf '%s\n' "$PL_BINDIR/$1"
 	elif command -v "$1" >/dev/null 2>&1; then command -v "$1"
 	else return 1; fi
 }
