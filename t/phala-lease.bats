@@ -340,7 +340,7 @@ nclaims() { leases | wc -l; }
 cvms get app_$APP --json
 cvms delete app_$APP --force --json
 api -i /cvms/app_$APP"
-	! has_claim aaaaaaaaaaaa
+	run ! has_claim aaaaaaaaaaaa
 	[ ! -e "$XDG_STATE_HOME/phala-lease/leases/aaaaaaaaaaaa" ]
 	run L release aaaaaaaaaaaa
 	assert_failure 4
@@ -392,7 +392,7 @@ api -i /cvms/app_$APP"
 	assert_success
 	log_has "^cvms list --search tdxlease-aaaaaaaaaaaa --page 1 --page-size 100 --json\$"
 	log_has "^cvms delete app_$APP --force --json\$"
-	! has_claim aaaaaaaaaaaa
+	run ! has_claim aaaaaaaaaaaa
 }
 
 @test "D3: a claim without app id and zero or two name matches is refused (exit 4), claim kept" {
@@ -419,7 +419,7 @@ api -i /cvms/app_$APP"
 	assert_output "removed claim lease=aaaaaaaaaaaa app_id=$APP reason=absent"
 	run grep -c '^cvms delete' "$FAKE_PHALA/log"
 	assert_output 0
-	! has_claim aaaaaaaaaaaa
+	run ! has_claim aaaaaaaaaaaa
 	[ ! -e "$XDG_STATE_HOME/phala-lease/leases/aaaaaaaaaaaa" ]
 }
 
@@ -505,7 +505,7 @@ api -i /cvms/app_$APP"
 	absent_404
 	run L release aaaaaaaaaaaa
 	assert_success
-	! has_claim aaaaaaaaaaaa
+	run ! has_claim aaaaaaaaaaaa
 }
 
 @test "37: release of a claim whose CVM is not listed goes straight to the get/absence check" {
@@ -570,7 +570,7 @@ cvms list --page 1 --page-size 100 --json
 cvms get app_$APP --json
 cvms delete app_$APP --force --json
 api -i /cvms/app_$APP"
-	! has_claim aaaaaaaaaaaa
+	run ! has_claim aaaaaaaaaaaa
 }
 
 @test "--dry-run prints would-destroy and changes nothing" {
@@ -679,7 +679,7 @@ api -i /cvms/app_$APP"
 	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
 	log_has "^cvms delete app_$APP2 "
 	has_claim aaaaaaaaaaaa
-	! has_claim bbbbbbbbbbbb
+	run ! has_claim bbbbbbbbbbbb
 }
 
 @test "25,48,T6: ambiguous-create within grace is pending (no CLI call on its account); after grace a proven absence removes it" {
@@ -700,7 +700,7 @@ api -i /cvms/app_$APP"
 	assert_output "removed claim lease=aaaaaaaaaaaa reason=ambiguous-create-absent"
 	log_has "^cvms list --search tdxlease-aaaaaaaaaaaa "
 	log_has "^api -i /cvms/tdxlease-aaaaaaaaaaaa\$"
-	! has_claim aaaaaaaaaaaa
+	run ! has_claim aaaaaaaaaaaa
 }
 
 @test "48: ambiguous-create after grace without proof of absence is kept with a warning" {
@@ -774,7 +774,7 @@ api -i /cvms/app_$APP"
 	assert_failure 1
 	assert_line "removed claim lease=aaaaaaaaaaaa app_id=$APP reason=absent"
 	assert_line --partial "Unknown API error; claim kept"
-	! has_claim aaaaaaaaaaaa
+	run ! has_claim aaaaaaaaaaaa
 	has_claim bbbbbbbbbbbb
 	run grep -c '^cvms delete' "$FAKE_PHALA/log"
 	assert_output 0
