@@ -959,3 +959,289 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 	assert_failure 4
 	assert_output --partial "not attested; not usable"
 }
+
+# ---- list, status, resolve, touch (9, 11, 22-26, 41, 42, U1-U3) ---------------------
+
+@test "9,11,O2-O4: list shows claimed leases only; empty items are valid; foreign and ours-by-name CVMs are not listed" {
+	list_page 1 1 "" 0 >"$T/l0"
+	reply cvms-list 1 0 "$T/l0"
+	run L list
+	assert_success
+	assert_output "$(printf 'LEASE\tSLUG\tAPP_ID\tSTATE\tLIVE\tEXPIRES\tHOST')"
+	mkclaim aaaaaaaaaaaa slug=web
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa),$(item "$APP2" production-db),$(item 2222222222222222222222222222222222222222 tdxlease-cccccccccccc)" >"$T/l"
+	reply cvms-list 2 0 "$T/l"
+	run L list --json
+	assert_success
+	assert_line --regexp '^\[\{"lease_id":"aaaaaaaaaaaa","slug":"web","app_id":"'"$APP"'","state":"ready","recovery":"","live_status":"running",.*\}\]$'
+	refute_output --partial production-db
+	assert_line --partial "CVM tdxlease-cccccccccccc (app_2222222222222222222222222222222222222222) looks like ours but has no claim"
+}
+
+@test "24: only an exact <prefix>-<12 hex> name is ours-by-name" {
+	list_page 1 1 "$(item "$APP" tdxlease-),$(item "$APP2" tdxlease-AAAAAAAAAAAA),$(item 2222222222222222222222222222222222222222 tdxlease-aaaaaaaaaaaa0)" >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L cleanup
+	assert_success
+	assert_output ""
+}
+
+@test "13,41,U3: status reads the claim and one get (nested shape); it writes nothing and never bootstraps" {
+	mkclaim aaaaaaaaaaaa slug=web
+	rev=$(claim get aaaaaaaaaaaa revision)
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	run L status aaaaaaaaaaaa
+	assert_success
+	assert_line "  live running"
+	assert_line "  host $APP-22.dstack-pha-prod7.phala.network:443"
+	[ "$(calls)" = 1 ]
+	[ "$(claim get aaaaaaaaaaaa revision)" = "$rev" ]
+	run grep -c . "$FAKE_SSH/log"
+	assert_failure
+}
+
+@test "13,§5: status decodes the flat 2025-10-28 shape; a live error status overrides the claim state; not found => absent" {
+	mkclaim aaaaaaaaaaaa
+	reply_text cvms-get default 0 "{\"success\":true,\"id\":7,\"name\":\"tdxlease-aaaaaaaaaaaa\",\"status\":\"error\",\"in_progress\":false,\"app_id\":\"$APP\",\"vm_uuid\":\"$VM\",\"gateway_domain\":\"gw.example:8443\"}"
+	run L status --json aaaaaaaaaaaa
+	assert_success
+	assert_output --partial '"state":"ready","recovery":"","live_status":"error"'
+	run L status aaaaaaaaaaaa
+	assert_line "  state error"
+	rm -r "$FAKE_PHALA/cvms-get"
+	reply cvms-get default 1 "$S/get-not-found.json"
+	absent_404
+	run L status aaaaaaaaaaaa
+	assert_line "  live absent"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "42,U2: an exact lease id or app id wins over a slug; several slug matches are exit 2" {
+	mkclaim aaaaaaaaaaaa slug=bbbbbbbbbbbb
+	mkclaim bbbbbbbbbbbb app_id="$APP2" vm_uuid= slug=x
+	mkclaim cccccccccccc app_id=2222222222222222222222222222222222222222 vm_uuid= slug=x
+	reply_text cvms-get default 1 '{"success":false,"error":"Unknown API error"}'
+	run L status bbbbbbbbbbbb
+	assert_line "lease bbbbbbbbbbbb (x)"
+	run L status "app_$APP"
+	assert_line "lease aaaaaaaaaaaa (bbbbbbbbbbbb)"
+	run L status x
+	assert_failure 2
+	assert_output --partial "matches 2 leases by slug"
+	run L status nope
+	assert_failure 4
+}
+
+@test "22,26: acquire --slug normalises and de-duplicates; list shows it; later writes never blank it" {
+	acquire_answers
+	mkclaim aaaaaaaaaaaa slug=my-box
+	run L acquire --no-attest --slug "My Box"
+	assert_success
+	l=$(leases | grep -v aaaaaaaaaaaa)
+	run claim get "$l" slug
+	assert_output --regexp '^my-box-[0-9a-f]{4}$'
+	list_page 1 1 "$(item "$APP" "tdxlease-$l")" 1 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L list
+	assert_line --partial "$l	my-box-"
+}
+
+@test "23: touch (ssh) updates last_touched_at and expires_at, keeps created_at, keep and gateway_host" {
+	mkclaim aaaaaaaaaaaa created_at=1000 last_touched_at=1000 expires_at=2800 keep=true
+	host=$(claim get aaaaaaaaaaaa gateway_host)
+	PHALA_LEASE_NOW=5000 run L ssh aaaaaaaaaaaa echo hi
+	assert_success
+	assert_output "fake-ssh: echo hi"
+	[ "$(claim get aaaaaaaaaaaa created_at)" = 1000 ]
+	[ "$(claim get aaaaaaaaaaaa last_touched_at)" = 5000 ]
+	[ "$(claim get aaaaaaaaaaaa expires_at)" = 6400 ] # min(5000+1800, 1000+5400)
+	[ "$(claim get aaaaaaaaaaaa keep)" = true ]
+	[ "$(claim get aaaaaaaaaaaa gateway_host)" = "$host" ]
+	[ "$(calls)" = 0 ]
+}
+
+@test "U1: ssh refuses recovery claims, non-ready claims and non-attested claims" {
+	mkclaim aaaaaaaaaaaa recovery=rollback-cleanup
+	mkclaim bbbbbbbbbbbb app_id="$APP2" state=provisioning
+	mkclaim cccccccccccc app_id=2222222222222222222222222222222222222222 attested=false
+	for l in aaaaaaaaaaaa bbbbbbbbbbbb cccccccccccc; do
+		run L ssh "$l" true
+		assert_failure 4
+	done
+	run grep -c . "$FAKE_SSH/log"
+	assert_failure
+}
+
+# ---- gateway, proxy, ssh-config (14-18) ------------------------------------------------
+
+@test "14,15,17: gateway host from app_id + base_domain, :port honoured, a long host stored untruncated" {
+	long=$(printf 'd%.0s' $(seq 70)).gateway.example
+	sed "s/\"tdx-lease-01\"/\"@NAME@\"/; s/dstack-pha-prod7.phala.network\"/$long:8443\"/" "$S/get.json" >"$T/g"
+	sed 's/tdx-lease-01/@NAME@/' "$S/deploy.out" >"$T/d"
+	reply deploy 1 0 "$T/d"
+	reply cvms-get default 0 "$T/g"
+	run L acquire --no-attest --json
+	assert_success
+	assert_line --regexp "^\{\"lease_id\":\"[0-9a-f]{12}\",\"name\":\"tdxlease-[0-9a-f]{12}\",\"app_id\":\"$APP\",\"gateway_host\":\"$APP-22.$long\",\"gateway_port\":8443,"
+	log_has "^cvms get app_$APP --json\$"
+	l=$(only_claim)
+	[ "$(claim get "$l" gateway_host)" = "$APP-22.$long" ]
+	PHALA_LEASE_ATTEST=false run L ssh-config "$l"
+	assert_line "  HostName $APP-22.$long"
+	assert_line "  Port 8443"
+	assert_line --regexp "^  ProxyCommand .* --port 8443 $APP-22.$long\$"
+}
+
+@test "15: a running CVM without a gateway domain is not ready (bounded wait, then rollback)" {
+	sed 's/"tdx-lease-01"/"@NAME@"/; s/"base_domain": "dstack-pha-prod7.phala.network"/"base_domain": null/' "$S/get.json" >"$T/g"
+	sed 's/tdx-lease-01/@NAME@/' "$S/deploy.out" >"$T/d"
+	reply deploy 1 0 "$T/d"
+	reply cvms-get default 0 "$T/g"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	PHALA_LEASE_READY_TIMEOUT=1 run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "not ready after 1s; rolled back"
+	[ "$(nclaims)" = 0 ]
+}
+
+@test "16,18: ssh-config: tool path with spaces quoted, % doubled, host last; per-lease known_hosts, strict checking" {
+	mkclaim aaaaaaaaaaaa slug=web
+	mkdir -p "$T/my tools%1"
+	PHALA_LEASE_PROXY="$T/my tools%1/phala-proxy" run L ssh-config aaaaaaaaaaaa
+	assert_success
+	kd=$XDG_STATE_HOME/phala-lease/leases/aaaaaaaaaaaa
+	assert_line "Host aaaaaaaaaaaa.phala web.phala"
+	assert_line "  ProxyCommand '$T/my tools%%1/phala-proxy' --port 443 $APP-22.dstack-pha-prod7.phala.network"
+	assert_line "  UserKnownHostsFile $kd/known_hosts"
+	assert_line "  StrictHostKeyChecking yes"
+	assert_line "  IdentityFile $kd/id_ed25519"
+	assert_line "  IdentitiesOnly yes"
+	assert_line "  ForwardAgent no"
+	[ "$(calls)" = 0 ]
+}
+
+@test "ssh-config without a lease prints an Include-able file with every usable lease and no unusable one" {
+	mkclaim aaaaaaaaaaaa
+	mkclaim bbbbbbbbbbbb recovery=kept-after-failure keep=true
+	run L ssh-config
+	assert_success
+	assert_line "Host aaaaaaaaaaaa.phala"
+	refute_output --partial bbbbbbbbbbbb
+}
+
+@test "ssh passes the §7 options with the pinned key and the lease's known_hosts" {
+	mkclaim aaaaaaaaaaaa
+	run L ssh aaaaaaaaaaaa uname -a
+	assert_success
+	kd=$XDG_STATE_HOME/phala-lease/leases/aaaaaaaaaaaa
+	run cat "$FAKE_SSH/log"
+	assert_output --partial "-F none -i $kd/id_ed25519 -o BatchMode=yes -o IdentitiesOnly=yes -o ForwardAgent=no -o ForwardX11=no -o UserKnownHostsFile=$kd/known_hosts -o ServerAliveInterval=15 -o ServerAliveCountMax=4 -o ControlMaster=no"
+	assert_output --partial "-o StrictHostKeyChecking=yes"
+	assert_output --partial "-p 443 -l root $APP-22.dstack-pha-prod7.phala.network uname -a"
+}
+
+# ---- doctor, config (50, 61-64) ------------------------------------------------------
+
+@test "50: doctor runs --version, whoami --json (success required), then a list" {
+	list_page 1 1 "" 0 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L doctor
+	assert_success
+	assert_line "account: workspace=my-team api=$API node=none"
+	run cat "$FAKE_PHALA/log"
+	assert_output "--version
+whoami --json
+cvms list --page 1 --page-size 100 --json"
+	reply_text whoami 2 1 '{"success":false,"error":"Not authenticated. Run \"phala login\" first."}'
+	run L doctor
+	assert_failure 1
+	assert_output --partial "Not authenticated"
+	reply_text whoami 3 0 ''
+	run L doctor
+	assert_failure 5
+}
+
+@test "61,64: defaults, trusted file, env and flags in precedence order; node trimmed" {
+	acquire_answers
+	mkdir -p "$XDG_CONFIG_HOME/phala-lease"
+	printf 'instance_type = tdx.large\nnode =   7  \nttl = 2h\n' >"$XDG_CONFIG_HOME/phala-lease/config"
+	run L acquire --no-attest
+	assert_success
+	run grep '^deploy ' "$FAKE_PHALA/log"
+	assert_output --regexp " -t tdx.large .*--node-id 7\$"
+	l=$(only_claim)
+	[ "$(claim get "$l" ttl_secs)" = 7200 ]
+	[ "$(claim get "$l" scope_node)" = 7 ]
+	reset_log
+	PHALA_LEASE_TYPE=tdx.medium PHALA_LEASE_NODE=8 run L --node 9 acquire --no-attest
+	run grep '^deploy ' "$FAKE_PHALA/log"
+	assert_output --regexp " -t tdx.medium .*--node-id 9\$"
+}
+
+@test "62: an untrusted project file cannot change CLI path, API base, node or compose, but can set type and work dir" {
+	acquire_answers
+	printf 'phala = /bin/false\napi_prefix = http://evil.example/api/v1\nnode = 3\ncompose = x.yml\ninstance_type = tdx.medium\nwork_dir = /var/volatile/x\n' >.phala-lease.conf
+	run L acquire --no-attest
+	assert_success
+	assert_output --partial "'phala' is not accepted from a project file; ignored"
+	assert_output --partial "'api_prefix' is not accepted from a project file; ignored"
+	run grep '^deploy ' "$FAKE_PHALA/log"
+	assert_output --partial " -t tdx.medium --dev-os "
+	refute_output --partial "--node-id"
+	refute_output --partial "x.yml"
+}
+
+@test "63: exit 2 for a bad instance type, a work dir outside /var/volatile/, a compose URL or one escaping via .." {
+	echo "instance_type = ../x" >.phala-lease.conf
+	run L acquire --no-attest
+	assert_failure 2
+	echo "work_dir = /tmp/x" >.phala-lease.conf
+	run L acquire --no-attest
+	assert_failure 2
+	assert_output --partial "strict subdirectory of /var/volatile/"
+	echo "work_dir = /var/volatile/" >.phala-lease.conf
+	run L acquire --no-attest
+	assert_failure 2
+	rm .phala-lease.conf
+	run L acquire --no-attest -c https://example.com/c.yml
+	assert_failure 2
+	run L acquire --no-attest -c ../c.yml
+	assert_failure 2
+	run L acquire --no-attest -t 'Tdx;rm'
+	assert_failure 2
+	[ "$(calls)" = 0 ]
+}
+
+@test "6: PHALA_LEASE_CONFIG names the only file read; the API base from trusted env reaches the CLI" {
+	list_page 1 1 "" 0 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	echo "api_prefix = http://127.0.0.1:9/api/v1" >"$T/only.conf"
+	echo "api_prefix = http://ignored/api/v1" >.phala-lease.conf
+	cat >"$T/phala" <<'SH'
+#!/bin/sh
+echo "${PHALA_CLOUD_API_PREFIX:-unset} ${PHALA_DISABLE_UPDATE_CHECK:-} ${DEBUG:-nodebug}" >>"$FAKE_PHALA/env"
+exec "$ROOT/t/helpers/fake-phala" "$@"
+SH
+	chmod +x "$T/phala"
+	PHALA_LEASE_CONFIG=$T/only.conf DEBUG=1 PHALA_LEASE_PHALA=$T/phala run L doctor
+	assert_success
+	assert_line "account: workspace=my-team api=http://127.0.0.1:9/api/v1 node=none"
+	run sort -u "$FAKE_PHALA/env"
+	assert_output "http://127.0.0.1:9/api/v1 1 nodebug"
+}
+
+@test "usage errors are exit 2" {
+	run L
+	assert_failure 2
+	run L frobnicate
+	assert_failure 2
+	run L acquire --bogus
+	assert_failure 2
+	run L status
+	assert_failure 2
+	run L --help
+	assert_success
+	assert_output --partial "usage: phala-lease"
+}

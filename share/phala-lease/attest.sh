@@ -37,7 +37,6 @@ pl_ssh_set() {
 
 # Runs ssh with the options set by pl_ssh_set, then the host and arguments.
 pl_ssh_run() {
-	host=$1; shift
 	n=$PL_SSH_ARGS_N
 	while [ "$n" -gt 0 ]; do
 		eval "set -- \"\$PL_SSH_A$n\" \"\$@\""

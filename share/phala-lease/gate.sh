@@ -5,7 +5,12 @@
 # Absence (§4). pl_probe_absent ID: 0 absent (HTTP 404 from `phala api -i`,
 # in a run whose whoami succeeded), 1 not proven (transient or present).
 pl_probe_absent() {
-	[ "${PL_WHOAMI_OK:-0}" = 1 ] || return 1
+	if [ "${PL_WHOAMI_OK:-0}" != 1 ]; then
+		# The positive control: the same key and base URL work.
+		run_phala whoami --json
+		pl_ok_json || return 1
+		PL_WHOAMI_OK=1
+	fi
 	run_phala api -i "/cvms/$1"
 	first=$(head -n 1 "$PL_OUT" | tr -d '\r')
 	case $first in "HTTP/"*" 404"*) return 0 ;; esac
