@@ -32,12 +32,22 @@ static const char usage[] =
 static void load(const char *path, bool embedded, struct buf *in, struct json *j)
 {
 	struct err e = { 0 };
-	size_t start = 0, end;
+	const char *text;
+	size_t start = 0, end, from = 0;
 	tool_read_input(path, in);
+	text = (const char *)in->data;
 	end = in->len;
-	if (embedded && json_locate_object((const char *)in->data, in->len, &start, &end, &e))
-		tool_fail(&e);
-	if (json_parse(j, (const char *)in->data + start, end - start, &e)) {
+	/* A bounded number of candidates: no quadratic rescans of hostile input. */
+	for (int tries = 0; embedded; tries++) {
+		if (json_locate_object(text, in->len, from, &start, &end, &e))
+			break;
+		if (json_parse(j, text + start, end - start, &e) == EXIT_OK)
+			return;
+		if (tries == 15)
+			break;
+		from = start + 1;
+	}
+	if (embedded || json_parse(j, text + start, end - start, &e)) {
 		err_wrap(&e, "%s", strcmp(path, "-") ? path : "standard input");
 		tool_fail(&e);
 	}

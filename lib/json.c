@@ -461,14 +461,23 @@ int json_path(const struct json *j, int t, const char *path)
 	return t;
 }
 
-int json_locate_object(const char *text, size_t len, size_t *start, size_t *end, struct err *e)
+int json_locate_object(const char *text, size_t len, size_t from, size_t *start, size_t *end, struct err *e)
 {
-	const char *open = memchr(text, '{', len);
-	if (!open)
-		return err_set(e, EXIT_MALFORMED, "no JSON object in the output");
+	size_t open = from;
+	for (;; open++) {
+		if (open >= len)
+			return err_set(e, EXIT_MALFORMED, "no JSON object in the output");
+		if (text[open] != '{')
+			continue;
+		size_t k = open;
+		while (k > 0 && (text[k - 1] == ' ' || text[k - 1] == '\t'))
+			k--;
+		if (k == 0 || text[k - 1] == '\n')
+			break;
+	}
 	size_t depth = 0;
 	bool in_string = false, escaped = false;
-	for (size_t i = (size_t)(open - text); i < len; i++) {
+	for (size_t i = open; i < len; i++) {
 		char c = text[i];
 		if (in_string) {
 			if (escaped)
@@ -482,7 +491,7 @@ int json_locate_object(const char *text, size_t len, size_t *start, size_t *end,
 		} else if (c == '{' || c == '[') {
 			depth++;
 		} else if ((c == '}' || c == ']') && --depth == 0) {
-			*start = (size_t)(open - text);
+			*start = open;
 			*end = i + 1;
 			return EXIT_OK;
 		}
