@@ -1245,3 +1245,23 @@ SH
 	assert_success
 	assert_output --partial "usage: phala-lease"
 }
+
+@test "contrib/examples/crabbox-run.sh: acquire, run, release around one command" {
+	acquire_answers
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	PHALA_LEASE_ATTEST=false run "$ROOT/contrib/examples/crabbox-run.sh" echo hi
+	assert_success
+	assert_line "fake-ssh: echo hi"
+	assert_line --regexp "^destroy app_id=$APP lease=[0-9a-f]{12} reason=release\$"
+	[ "$(nclaims)" = 0 ]
+	run grep -c -E '^(deploy|cvms delete) ' "$FAKE_PHALA/log"
+	assert_output 2
+}
+
+@test "contrib/systemd: the sweep service runs cleanup; the timer triggers it" {
+	grep -qx 'ExecStart=/usr/local/bin/phala-lease cleanup' "$ROOT/contrib/systemd/phala-lease-cleanup.service"
+	grep -qx 'OnUnitActiveSec=10min' "$ROOT/contrib/systemd/phala-lease-cleanup.timer"
+	run grep -c 'PHALA_CLOUD_API_KEY=' "$ROOT/contrib/systemd/phala-lease-cleanup.service"
+	assert_output 1 # only in the comment that tells where the key goes
+}
