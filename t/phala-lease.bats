@@ -1265,3 +1265,80 @@ SH
 	run grep -c 'PHALA_CLOUD_API_KEY=' "$ROOT/contrib/systemd/phala-lease-cleanup.service"
 	assert_output 1 # only in the comment that tells where the key goes
 }
+
+# ---- fault run (issue 6: every step of acquire fails in turn) ----------------------------
+
+FOREIGN=ffffffffffffffffffffffffffffffffffffffff
+OURS_NO_CLAIM=eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee
+
+# world_check: no CVM created by acquire without a claim; nothing deleted
+# that was not claimed; the foreign and the unclaimed ours-by-name CVMs live.
+world_check() {
+	for f in "$FAKE_WORLD"/cvms/*; do
+		[ -f "$f" ] || continue
+		app=$(basename "$f")
+		read -r name _ _ <"$f"
+		case $app in "$FOREIGN" | "$OURS_NO_CLAIM") continue ;; esac
+		l=${name#tdxlease-}
+		has_claim "$l" || { echo "$1: CVM $name ($app) exists without a claim"; return 1; }
+	done
+	[ -f "$FAKE_WORLD/cvms/$FOREIGN" ] || { echo "$1: the foreign CVM was deleted"; return 1; }
+	[ -f "$FAKE_WORLD/cvms/$OURS_NO_CLAIM" ] || { echo "$1: the unclaimed ours-by-name CVM was deleted"; return 1; }
+	if [ -f "$FAKE_WORLD/deleted" ]; then
+		while read -r app name; do
+			grep -q -- "-n $name " "$FAKE_WORLD/log" || { echo "$1: deleted $name ($app), never deployed by us"; return 1; }
+		done <"$FAKE_WORLD/deleted"
+	fi
+}
+
+@test "fault run: each acquire step fails in turn (definitive, Unknown API error, timeout, empty rc 0, SIGKILL); cleanup leaves nothing unclaimed and deletes nothing foreign" {
+	export FAKE_WORLD_TEMPLATES=$S PHALA_LEASE_PHALA=$ROOT/t/helpers/fake-phala-world PHALA_LEASE_CLI_TIMEOUT=2
+	export PHALA_LEASE_READY_TIMEOUT=4 PHALA_LEASE_SSH_TRIES=1 PHALA_LEASE_GRACE=0
+	n=0
+	for fault in "version 1 unknown" "version 1 empty" "version 1 kill" "whoami 1 unknown" "whoami 1 timeout" "whoami 1 empty" \
+		"deploy 1 definitive" "deploy 1 unknown" "deploy 1 timeout" "deploy 1 empty" "deploy 1 kill" \
+		"cvms-get 1 unknown" "cvms-get 1 timeout" "cvms-get 1 empty" "cvms-get 1 kill" \
+		"ssh - fail" "cvms-delete 1 unknown" "cvms-delete 1 timeout" "cvms-delete 1 empty" "cvms-delete 1 kill" \
+		"api 1 unknown" "api 1 kill" "cvms-list 1 unknown" "cvms-list 1 empty"; do
+		n=$((n + 1))
+		export FAKE_WORLD=$T/world$n
+		mkdir -p "$FAKE_WORLD/cvms"
+		echo "production-db 11111111-0000-4000-8000-000000000000 running" >"$FAKE_WORLD/cvms/$FOREIGN"
+		echo "tdxlease-0123456789ab 22222222-0000-4000-8000-000000000000 running" >"$FAKE_WORLD/cvms/$OURS_NO_CLAIM"
+		rm -f "$FAKE_SSH/fail"
+		step=${fault%% *}
+		if [ "$step" = ssh ]; then
+			touch "$FAKE_SSH/fail"
+		else
+			echo "$fault" >"$FAKE_WORLD/faults"
+			# the later steps only happen after a failure: make SSH fail so
+			# that rollback (get, delete, api) runs
+			case $step in cvms-delete | api) touch "$FAKE_SSH/fail" ;; esac
+		fi
+		"$BIN/phala-lease" acquire --no-attest >"$T/acq$n.out" 2>"$T/acq$n.err" &
+		echo $! >"$FAKE_WORLD/lease.pid"
+		rc=0
+		wait "$(cat "$FAKE_WORLD/lease.pid")" || rc=$?
+		echo "$fault: acquire rc $rc" >>"$T/summary"
+		world_check "$fault (after acquire, rc $rc)" || { cat "$T/acq$n.err"; false; }
+		# cleanup, fault-free, a day later
+		rm -f "$FAKE_WORLD/faults" "$FAKE_WORLD"/*.count
+		PHALA_LEASE_NOW=$(($(date +%s) + 86400)) "$BIN/phala-lease" cleanup >"$T/cl$n.out" 2>"$T/cl$n.err" ||
+			{ echo "$fault: cleanup failed"; cat "$T/acq$n.err" "$T/cl$n.err"; false; }
+		world_check "$fault (after cleanup)" || { cat "$T/acq$n.err" "$T/cl$n.err"; false; }
+		sed "s/^/  cleanup: /" "$T/cl$n.out" >>"$T/summary"
+		left=$(find "$FAKE_WORLD/cvms" -type f | wc -l)
+		[ "$left" = 2 ] || { echo "$fault: $left CVMs left after cleanup"; ls "$FAKE_WORLD/cvms"; cat "$T/cl$n.err"; false; }
+		[ "$(nclaims)" = 0 ] || { echo "$fault: claims left after cleanup"; leases; cat "$T/acq$n.err" "$T/cl$n.err"; false; }
+	done
+	# The faults did strike: kills killed, and the sweep had work to do.
+	run cat "$T/summary"
+	assert_line "deploy 1 kill: acquire rc 137"
+	assert_line "cvms-get 1 kill: acquire rc 137"
+	assert_line "cvms-delete 1 kill: acquire rc 137"
+	assert_line "deploy 1 definitive: acquire rc 1"
+	assert_line "whoami 1 empty: acquire rc 5"
+	assert_line "ssh - fail: acquire rc 1"
+	[ "$(grep -c '^  cleanup: destroy ' "$T/summary")" -ge 8 ]
+	[ "$(grep -c '^  cleanup: removed claim ' "$T/summary")" -ge 1 ]
+}
