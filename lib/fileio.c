@@ -14,35 +14,33 @@ static const char *display(const char *path)
 	return path && strcmp(path, "-") ? path : "standard input";
 }
 
+int fd_read_all(int fd, const char *name, size_t max, struct buf *out, struct err *e)
+{
+	for (;;) {
+		if (!buf_reserve(out, 65536))
+			return err_set(e, EXIT_SYSTEM, "reading %s: out of memory", name);
+		ssize_t n = read(fd, out->data + out->len, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set(e, errno == EISDIR ? EXIT_USAGE : EXIT_SYSTEM, "cannot read %s: %s", name,
+				       strerror(errno));
+		if (n == 0)
+			return EXIT_OK;
+		out->len += (size_t)n;
+		out->data[out->len] = 0;
+		if (out->len > max)
+			return err_set(e, EXIT_MALFORMED, "%s is larger than %zu bytes", name, max);
+	}
+}
+
 int file_read_all(const char *path, size_t max, struct buf *out, struct err *e)
 {
 	bool is_stdin = !path || !strcmp(path, "-");
 	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, EXIT_SYSTEM, "cannot open %s: %s", path, strerror(errno));
-	int rc = EXIT_OK;
-	for (;;) {
-		if (!buf_reserve(out, 65536)) {
-			rc = err_set(e, EXIT_SYSTEM, "reading %s: out of memory", display(path));
-			break;
-		}
-		ssize_t n = read(fd, out->data + out->len, 65536);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = err_set(e, errno == EISDIR ? EXIT_USAGE : EXIT_SYSTEM, "cannot read %s: %s",
-				     display(path), strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		out->len += (size_t)n;
-		out->data[out->len] = 0;
-		if (out->len > max) {
-			rc = err_set(e, EXIT_MALFORMED, "%s is larger than %zu bytes", display(path), max);
-			break;
-		}
-	}
+	int rc = fd_read_all(fd, display(path), max, out, e);
 	if (!is_stdin)
 		close(fd);
 	return rc;
@@ -78,19 +76,11 @@ static int fsync_dir_of(const char *path, struct err *e)
 	return rc;
 }
 
-int file_write_atomic(const char *path, const void *p, size_t n, mode_t mode, struct err *e)
+/* Writes, syncs and renames the open temporary file tmpname over path; on
+ * error the temporary file is removed and path is untouched. */
+static int commit_tmp(int fd, const char *tmpname, const char *path, const void *p, size_t n, mode_t mode,
+		      struct err *e)
 {
-	struct buf tmp = { 0 };
-	if (!buf_printf(&tmp, "%s.tmp.XXXXXX", path))
-		return err_set(e, EXIT_SYSTEM, "out of memory");
-	char *tmpname = (char *)tmp.data;
-	int fd = mkostemp(tmpname, O_CLOEXEC);
-	if (fd < 0) {
-		int rc = err_set(e, EXIT_SYSTEM, "cannot create a temporary file beside %s: %s", path,
-				 strerror(errno));
-		buf_free(&tmp);
-		return rc;
-	}
 	int rc = fd_write_all(fd, p, n, e);
 	if (rc == EXIT_OK && fchmod(fd, mode))
 		rc = err_set(e, EXIT_SYSTEM, "chmod %s: %s", tmpname, strerror(errno));
@@ -102,12 +92,31 @@ int file_write_atomic(const char *path, const void *p, size_t n, mode_t mode, st
 		rc = err_set(e, EXIT_SYSTEM, "cannot rename into %s: %s", path, strerror(errno));
 	if (rc != EXIT_OK) {
 		unlink(tmpname);
-		err_wrap(e, "writing %s", path);
-	} else {
-		rc = fsync_dir_of(path, e);
+		return err_wrap(e, "writing %s", path);
 	}
+	return fsync_dir_of(path, e);
+}
+
+int file_write_atomic(const char *path, const void *p, size_t n, mode_t mode, struct err *e)
+{
+	struct buf tmp = { 0 };
+	if (!buf_printf(&tmp, "%s.tmp.XXXXXX", path))
+		return err_set(e, EXIT_SYSTEM, "out of memory");
+	char *tmpname = (char *)tmp.data;
+	int fd = mkostemp(tmpname, O_CLOEXEC);
+	int rc = fd < 0 ? err_set(e, EXIT_SYSTEM, "cannot create a temporary file beside %s: %s", path,
+				  strerror(errno))
+			: commit_tmp(fd, tmpname, path, p, n, mode, e);
 	buf_free(&tmp);
 	return rc;
+}
+
+int file_write_atomic_as(const char *path, const char *tmp, const void *p, size_t n, mode_t mode, struct err *e)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0)
+		return err_set(e, EXIT_SYSTEM, "cannot create temporary file %s: %s", tmp, strerror(errno));
+	return commit_tmp(fd, tmp, path, p, n, mode, e);
 }
 
 int output_write(const char *path, const void *p, size_t n, struct err *e)

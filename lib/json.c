@@ -150,6 +150,20 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+bool json_text_valid(const char *p, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	for (size_t i = 0; i < n;) {
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+		size_t l = utf8_len(s + i, n - i);
+		if (!l)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
 /* Unescapes (or, with out == NULL, only validates) a string's raw content. */
 static bool unescape(const char *s, size_t n, struct buf *out)
 {

@@ -50,6 +50,9 @@ int json_u64(const struct json *j, int t, const char *name, uint64_t max, uint64
 int json_hex(const struct json *j, int t, const char *name, struct buf *out, struct err *e);
 /* Member lookups that fail with "missing key" when absent. */
 int json_need(const struct json *j, int obj, const char *key, struct err *e);
+/* True when p[0..n) is valid UTF-8 without control characters (C0, DEL):
+ * text that is safe on one line of output and in a JSON string. */
+bool json_text_valid(const char *p, size_t n);
 /* True when t is a string whose unescaped content equals s. */
 bool json_string_is(const struct json *j, int t, const char *s);
 
