@@ -23,7 +23,7 @@ setup() {
 	port=$(cat "$T/mock/port")
 	export PHALA_CLOUD_API_KEY=test-key PHALA_CLOUD_API_PREFIX=http://127.0.0.1:$port/api/v1
 	export PHALA_LEASE_PHALA=$PHALA_REAL PHALA_LEASE_SSH=$ROOT/t/helpers/fake-ssh FAKE_SSH=$T/ssh
-	export PHALA_LEASE_CLAIM=$ROOT/t/helpers/fake-phala-claim PATH=$BIN:$PATH PHALA_LEASE_POLL=0
+	export PHALA_LEASE_CLAIM=$BIN/phala-claim PATH=$BIN:$PATH PHALA_LEASE_POLL=0
 	export PHALA_LEASE_ABSENCE_TRIES=3 PHALA_LEASE_ATTEST=false
 	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/hostkey"
 	cd "$T/work" || return 1
@@ -70,7 +70,7 @@ GET\t/api/v1/cvms/app_%s\t2026-01-21\ttrue
 GET\t/api/v1/cvms/app_%s\t2026-01-21\ttrue
 DELETE\t/api/v1/cvms/app_%s\t2026-01-21\ttrue
 GET\t/api/v1/cvms/app_%s\t2026-01-21\ttrue' "$app" "$app" "$app" "$app")"
-	run "$BIN/phala-json" items - '' lease_id <<<"$("$PHALA_LEASE_CLAIM" --json list)"
+	run "$BIN/phala-json" items - claims lease_id <<<"$("$PHALA_LEASE_CLAIM" --json list)"
 	assert_output ""
 }
 

@@ -1,8 +1,7 @@
 #!/usr/bin/env bats
 # phala-lease against a fake `phala` (t/helpers/fake-phala: logs argv,
 # replays the documented output shapes of ../shared/notes/phala-samples),
-# a fake ssh, and the phala-claim command contract (t/helpers/fake-phala-claim
-# until the real ledger is merged; LEASE_REAL_CLAIM=1 uses $BIN/phala-claim).
+# a fake ssh, and the real claim ledger ($BIN/phala-claim).
 # Scenario numbers refer to lease-contract.md §9.
 
 load helpers/common
@@ -19,11 +18,7 @@ setup() {
 	mkdir -p "$T/fake" "$T/ssh" "$T/home" "$T/work"
 	export FAKE_PHALA=$T/fake FAKE_SSH=$T/ssh HOME=$T/home XDG_STATE_HOME=$T/state XDG_CONFIG_HOME=$T/config
 	export PHALA_LEASE_PHALA=$ROOT/t/helpers/fake-phala PHALA_LEASE_SSH=$ROOT/t/helpers/fake-ssh
-	if [ "${LEASE_REAL_CLAIM:-0}" = 1 ]; then
-		export PHALA_LEASE_CLAIM=$BIN/phala-claim
-	else
-		export PHALA_LEASE_CLAIM=$ROOT/t/helpers/fake-phala-claim
-	fi
+	export PHALA_LEASE_CLAIM=$BIN/phala-claim
 	export PATH=$BIN:$PATH PHALA_LEASE_POLL=0 PHALA_LEASE_SEARCH=1 PHALA_LEASE_ABSENCE_TRIES=2
 	unset PHALA_CLOUD_API_PREFIX PHALA_LEASE_CONFIG PHALA_LEASE_ATTEST PHALA_LEASE_TTL PHALA_LEASE_COMPOSE
 	CLAIMS=$XDG_STATE_HOME/phala-lease/claims
@@ -79,7 +74,7 @@ acquire_answers() {
 	sed 's/"tdx-lease-01"/"@NAME@"/' "$S/get.json" >"$T/get-running.json"
 	reply cvms-get default 0 "$T/get-running.json"
 }
-leases() { claim --json list | "$BIN/phala-json" items - '' lease_id; }
+leases() { claim --json list | "$BIN/phala-json" items - claims lease_id; }
 only_claim() { leases | head -n 1; }
 nclaims() { leases | wc -l; }
 
@@ -794,8 +789,7 @@ api -i /cvms/app_$APP"
 @test "2.5: an unreadable claim is skipped; the other leases keep working" {
 	mkclaim aaaaaaaaaaaa expires_at=1000
 	mkclaim bbbbbbbbbbbb
-	if [ "${LEASE_REAL_CLAIM:-0}" = 1 ]; then skip "needs the fake ledger's file layout"; fi
-	sed -i 's/^lease_id=.*/lease_id=cccccccccccc/' "$CLAIMS/bbbbbbbbbbbb.kv"
+	replace_text "$CLAIMS/bbbbbbbbbbbb.json" '"lease_id":"bbbbbbbbbbbb"' '"lease_id":"cccccccccccc"' 
 	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l"
 	reply cvms-list 1 0 "$T/l"
 	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
@@ -805,7 +799,7 @@ api -i /cvms/app_$APP"
 	run L cleanup
 	assert_success
 	assert_line "destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
-	[ -f "$CLAIMS/bbbbbbbbbbbb.kv" ]
+	[ -f "$CLAIMS/bbbbbbbbbbbb.json" ]
 }
 
 # ---- attestation gate (52-60, S6, §1.2) --------------------------------------------
@@ -1076,7 +1070,7 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 # ---- gateway, proxy, ssh-config (14-18) ------------------------------------------------
 
 @test "14,15,17: gateway host from app_id + base_domain, :port honoured, a long host stored untruncated" {
-	long=$(printf 'd%.0s' $(seq 70)).gateway.example
+	long=$(printf 'd%.0s' $(seq 60)).$(printf 'e%.0s' $(seq 60)).gateway.example # host > 140 bytes
 	sed "s/\"tdx-lease-01\"/\"@NAME@\"/; s/dstack-pha-prod7.phala.network\"/$long:8443\"/" "$S/get.json" >"$T/g"
 	sed 's/tdx-lease-01/@NAME@/' "$S/deploy.out" >"$T/d"
 	reply deploy 1 0 "$T/d"
@@ -1341,4 +1335,19 @@ world_check() {
 	assert_line "ssh - fail: acquire rc 1"
 	[ "$(grep -c '^  cleanup: destroy ' "$T/summary")" -ge 8 ]
 	[ "$(grep -c '^  cleanup: removed claim ' "$T/summary")" -ge 1 ]
+}
+
+@test "a claim write refused during acquire (a gateway domain phala-claim rejects) rolls back through the gate" {
+	sed 's/"tdx-lease-01"/"@NAME@"/; s/dstack-pha-prod7.phala.network"/bad_domain!.example"/' "$S/get.json" >"$T/g"
+	sed 's/tdx-lease-01/@NAME@/' "$S/deploy.out" >"$T/d"
+	reply deploy 1 0 "$T/d"
+	reply cvms-get default 0 "$T/g"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "write failed"
+	assert_output --partial "rolled back"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
 }

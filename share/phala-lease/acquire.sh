@@ -11,6 +11,7 @@ pl_on_signal() { PL_INTERRUPTED=1; }
 # failed rollback leaves recovery=rollback-cleanup.
 pl_rollback() {
 	why=$1 attest=${2:-0}
+	PL_ROLLING=1
 	trap '' INT TERM
 	pl_step "rollback: $why"
 	C_REV=$(claim_field "$PL_L" revision)
@@ -42,7 +43,7 @@ pl_slug() {
 	s=$(printf '%s' "$1" | tr 'A-Z_ ' 'a-z--' | tr -cd 'a-z0-9-' | cut -c1-40)
 	[ -n "$s" ] || pl_die 2 "slug '$1': nothing left after normalising to [a-z0-9-]"
 	claim --json list >"$PL_TMP/slugs.json" || pl_die 4 "phala-claim list failed"
-	pj items "$PL_TMP/slugs.json" '' slug >"$PL_TMP/slugs"
+	pj items "$PL_TMP/slugs.json" claims slug >"$PL_TMP/slugs"
 	try=$s i=0
 	while grep -qxF "$try" "$PL_TMP/slugs"; do
 		i=$((i + 1))
@@ -188,8 +189,9 @@ pl_acquire() {
 	[ -z "$slug" ] || set -- "$@" slug="$slug"
 	claim create "$PL_L" "$@" >/dev/null || { rm -rf "$PL_DIR"; pl_die 4 "cannot write the intent claim for $PL_L"; }
 	pl_step "lease $PL_L: intent claim written"
-	# Steps 5-11: interrupts roll back.
+	# Steps 5-11: interrupts and failed claim writes roll back.
 	trap pl_on_signal INT TERM
+	PL_ACQUIRING=1
 	pl_deploy "$name" "$compose" "$PL_DIR/id_ed25519.pub"
 	pl_check_interrupt
 	pl_wait_ready "$name"
@@ -206,6 +208,7 @@ pl_acquire() {
 	C_LEASE=$PL_L C_REV=$(claim_field "$PL_L" revision)
 	claim_cas state=ready attested="$([ "$CF_ATTEST" = 1 ] && echo true || echo false)" last_touched_at="$(pl_now)"
 	trap - INT TERM
+	PL_ACQUIRING=0
 	pl_step "lease $PL_L ready"
 	if [ "$json" = 1 ]; then
 		pj object lease_id="$PL_L" name="$name" app_id="$PL_APP" gateway_host="$PL_HOST" gateway_port:="$PL_PORT" \

@@ -33,7 +33,7 @@ pl_resolve() {
 	fi
 	claim --json list >"$PL_TMP/resolve.json" || pl_die 4 "phala-claim list failed"
 	tab=$(printf '\t')
-	pj items "$PL_TMP/resolve.json" '' lease_id app_id slug >"$PL_TMP/resolve"
+	pj items "$PL_TMP/resolve.json" claims lease_id app_id slug >"$PL_TMP/resolve"
 	if pl_is_hex40 "$id"; then
 		l=$(awk -F "$tab" -v a="$id" '$2 == a { print $1 }' "$PL_TMP/resolve")
 		[ -z "$l" ] || { printf '%s\n' "$l" | head -n 1; return 0; }

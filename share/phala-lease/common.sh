@@ -279,11 +279,21 @@ EOF
 # O5/O6: a claim is in scope when API base and workspace match this run's.
 claim_in_scope() { [ "$C_API" = "$PL_SCOPE_API" ] && [ "$C_WS" = "$PL_SCOPE_WS" ] && [ "$C_NODE" = "$PL_SCOPE_NODE" ]; }
 
-# CAS update of the loaded claim; refreshes C_REV. Exit 2 when it changed.
+# CAS update of the loaded claim; refreshes C_REV. Exit 2 when it changed
+# (phala-claim exit 1 with --if-revision), 1 when the write failed. During
+# acquire, after the intent claim, a failure rolls back instead.
 claim_cas() {
-	claim set "$C_LEASE" --if-revision "$C_REV" "$@" >/dev/null 2>"$PL_TMP/cas.err" ||
-		pl_die 2 "claim $C_LEASE changed; retry ($(tr '\n' ' ' <"$PL_TMP/cas.err"))"
-	C_REV=$(claim_field "$C_LEASE" revision)
+	if claim set "$C_LEASE" --if-revision "$C_REV" "$@" >/dev/null 2>"$PL_TMP/cas.err"; then
+		C_REV=$(claim_field "$C_LEASE" revision)
+		return 0
+	else
+		rc=$?
+	fi
+	why=$(tr '\n' ' ' <"$PL_TMP/cas.err")
+	if [ "$rc" -eq 1 ]; then msg="claim $C_LEASE changed; retry ($why)" rc=2
+	else msg="claim $C_LEASE: write failed: $why" rc=1; fi
+	if [ "${PL_ACQUIRING:-0}" = 1 ] && [ "${PL_ROLLING:-0}" = 0 ]; then pl_rollback "$msg"; fi
+	pl_die "$rc" "$msg"
 }
 
 # Removes the claim (CAS), then the per-lease key dir (only after the claim).
@@ -296,7 +306,7 @@ claim_remove() {
 # Leases of all readable claims, one per line (unreadable ones reported).
 claim_leases() {
 	claim --json list >"$PL_TMP/claims.json" || pl_die 4 "phala-claim list failed"
-	pj items "$PL_TMP/claims.json" '' lease_id
+	pj items "$PL_TMP/claims.json" claims lease_id
 }
 
 # expires_at = min(last_touched + idle, created + ttl)
