@@ -121,8 +121,16 @@ int file_write_atomic_as(const char *path, const char *tmp, const void *p, size_
 
 int output_write(const char *path, const void *p, size_t n, struct err *e)
 {
-	if (path && strcmp(path, "-"))
+	struct stat st;
+	/* A device or FIFO (-o /dev/null) is written in place: renaming a
+	 * temporary file over it would replace /dev/null with a regular file. */
+	if (path && strcmp(path, "-") && !(stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
 		return file_write_atomic(path, p, n, 0644, e);
-	int rc = fd_write_all(STDOUT_FILENO, p, n, e);
-	return rc ? err_wrap(e, "standard output") : rc;
+	int fd = path && strcmp(path, "-") ? open(path, O_WRONLY | O_CLOEXEC) : STDOUT_FILENO;
+	if (fd < 0)
+		return err_set(e, EXIT_SYSTEM, "cannot open %s: %s", path, strerror(errno));
+	int rc = fd_write_all(fd, p, n, e);
+	if (fd != STDOUT_FILENO)
+		close(fd);
+	return rc ? err_wrap(e, "%s", fd == STDOUT_FILENO ? "standard output" : path) : rc;
 }

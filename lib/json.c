@@ -326,6 +326,52 @@ int json_parse(struct json *j, const char *text, size_t len, struct err *e)
 	return EXIT_OK;
 }
 
+/* End (one past) of the balanced object or array at text[i], 0 if unbalanced. */
+static size_t balanced_end(const char *text, size_t len, size_t i)
+{
+	size_t depth = 0;
+	bool in_str = false;
+	for (; i < len; i++) {
+		char c = text[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (--depth == 0)
+				return i + 1;
+		}
+	}
+	return 0;
+}
+
+bool json_find_object(const char *text, size_t len, size_t *start, size_t *n)
+{
+	bool line_start = true;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (c == '\n') {
+			line_start = true;
+		} else if (line_start && c == '{') {
+			size_t end = balanced_end(text, len, i);
+			if (end) {
+				*start = i;
+				*n = end - i;
+				return true;
+			}
+			line_start = false;
+		} else if (c != ' ' && c != '\t' && c != '\r') {
+			line_start = false;
+		}
+	}
+	return false;
+}
+
 void json_free(struct json *j)
 {
 	free(j->tok);

@@ -28,6 +28,12 @@ struct json {
  * deviation from RFC 8259. */
 int json_parse(struct json *j, const char *text, size_t len, struct err *e);
 void json_free(struct json *j);
+/* Finds a JSON object embedded in command output: the first '{' that starts
+ * a line (after blanks) and whose braces balance (strings and escapes
+ * respected). Lines before it (progress text) and bytes after it (trailing
+ * noise) are left out. Returns false when there is none; *start and *n give
+ * the span to hand to json_parse. */
+bool json_find_object(const char *text, size_t len, size_t *start, size_t *n);
 
 enum json_type json_type(const struct json *j, int t);
 const char *json_type_name(enum json_type type);

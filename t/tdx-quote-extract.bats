@@ -135,20 +135,24 @@ X() { "$BIN/tdx-quote-extract" "$@"; }
 	done
 }
 
-@test "a truncated quote inside a certificate is exit 3" {
-	hex=$(od -An -v -tx1 "$DATA/phala-quote.bin" | tr -d ' \n' | cut -c1-4000)
-	printf '[req]\ndistinguished_name=dn\nx509_extensions=ext\nprompt=no\n[dn]\nCN=t\n[ext]\n1.3.6.1.4.1.62397.1.1=ASN1:FORMAT:HEX,OCTETSTRING:%s\n' "$hex" > "$BATS_TEST_TMPDIR/c.cnf"
+# cert_with_quote_ext VALUE: a self-signed c.pem whose quote extension (.1.1)
+# is the openssl ASN1 generator string VALUE.
+cert_with_quote_ext() {
+	printf '[req]\ndistinguished_name=dn\nx509_extensions=ext\nprompt=no\n[dn]\nCN=t\n[ext]\n1.3.6.1.4.1.62397.1.1=%s\n' "$1" > "$BATS_TEST_TMPDIR/c.cnf"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$BATS_TEST_TMPDIR/k" \
 		-config "$BATS_TEST_TMPDIR/c.cnf" -days 1 -out "$BATS_TEST_TMPDIR/c.pem" 2>/dev/null
+}
+
+@test "a truncated quote inside a certificate is exit 3" {
+	hex=$(od -An -v -tx1 "$DATA/phala-quote.bin" | tr -d ' \n' | cut -c1-4000)
+	cert_with_quote_ext "ASN1:FORMAT:HEX,OCTETSTRING:$hex"
 	run X "$BATS_TEST_TMPDIR/c.pem"
 	assert_failure 3
 	assert_output --partial "quote truncated"
 }
 
 @test "an extension value that is not one OCTET STRING is exit 3" {
-	printf '[req]\ndistinguished_name=dn\nx509_extensions=ext\nprompt=no\n[dn]\nCN=t\n[ext]\n1.3.6.1.4.1.62397.1.1=ASN1:UTF8String:hello\n' > "$BATS_TEST_TMPDIR/c.cnf"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$BATS_TEST_TMPDIR/k" \
-		-config "$BATS_TEST_TMPDIR/c.cnf" -days 1 -out "$BATS_TEST_TMPDIR/c.pem" 2>/dev/null
+	cert_with_quote_ext "ASN1:UTF8String:hello"
 	run X "$BATS_TEST_TMPDIR/c.pem"
 	assert_failure 3
 	assert_output --partial "not exactly one DER OCTET STRING"

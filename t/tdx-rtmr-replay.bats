@@ -38,6 +38,18 @@ setup() {
 	assert_success
 }
 
+@test "composition: a certificate's event log replays to the quote it carries" {
+	run sh -c "'$BIN/tdx-quote-extract' -o q.bin '$DATA/phala-app-cert.pem' &&
+		'$BIN/tdx-quote-extract' --what event-log '$DATA/phala-app-cert.pem' | '$BIN/tdx-rtmr-replay' --quote q.bin -"
+	assert_success
+	assert_line "rtmr3=700a470643dc8e2f4460aaa486fd7f98dc1416422951b56ae029340b7cd5d651efd7c9a39a03ce0f1147a340c919ce63 verified (--quote)"
+	# The same log against another quote (one RTMR3 bit flipped) says no.
+	flip_byte q.bin 520
+	run sh -c "'$BIN/tdx-quote-extract' --what event-log '$DATA/phala-app-cert.pem' | '$BIN/tdx-rtmr-replay' --quote q.bin -"
+	assert_failure 1
+	assert_output --partial rtmr3
+}
+
 @test "--json gives one object with statuses" {
 	run R --json --quote phala-quote.bin phala-info.json
 	assert_success
