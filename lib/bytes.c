@@ -79,6 +79,14 @@ void hex_encode(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
+void hex_encode_upper(const uint8_t *p, size_t n, char *out)
+{
+	hex_encode(p, n, out);
+	for (size_t i = 0; i < 2 * n; i++)
+		if (out[i] >= 'a')
+			out[i] = (char)(out[i] - 'a' + 'A');
+}
+
 bool buf_append_hex(struct buf *b, const uint8_t *p, size_t n)
 {
 	if (n > (SIZE_MAX - 1) / 2 || !buf_reserve(b, 2 * n))

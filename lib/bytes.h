@@ -23,6 +23,8 @@ void buf_free(struct buf *b);
 
 /* Lowercase hex of n bytes into out (2n+1 chars, NUL-terminated). */
 void hex_encode(const uint8_t *p, size_t n, char *out);
+/* The same in uppercase (Intel's collateral and API parameters). */
+void hex_encode_upper(const uint8_t *p, size_t n, char *out);
 bool buf_append_hex(struct buf *b, const uint8_t *p, size_t n);
 
 /* Decodes hex (either case, optional 0x prefix) into out, appending.

@@ -92,4 +92,17 @@ int quote_input_decode(const uint8_t *data, size_t len, struct buf *out, struct 
 /* Parses the 384-byte SGX report layout. */
 void sgx_report_parse(struct sgx_report *r, const uint8_t *raw);
 
+/* Writing quotes (the test PKI's generator, simulators): the inverse of the
+ * parser over the same layout. A NULL field pointer writes zeros. */
+void sgx_report_write(uint8_t out[SGX_REPORT_LEN], const struct sgx_report *r);
+bool td_report_write(struct buf *out, const struct td_report *t, bool td15);
+/* Appends the signed region of q: header (version, att_key_type, tee_type,
+ * qe_svn, pce_svn, qe_vendor_id, user_data), for v5 the body descriptor
+ * (body_type), and the TD report. */
+int quote_write_signed(struct buf *out, const struct tdx_quote *q, struct err *e);
+/* Appends the signature data of q (u32 length first): signature,
+ * attestation_key, type-6 certification data with qe_report.raw,
+ * qe_report_signature, qe_auth_data and the type-5 pck_chain. */
+int quote_write_signature_data(struct buf *out, const struct tdx_quote *q, struct err *e);
+
 #endif
