@@ -832,10 +832,35 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 	assert_line "rtmr3=700a470643dc8e2f4460aaa486fd7f98dc1416422951b56ae029340b7cd5d651efd7c9a39a03ce0f1147a340c919ce63"
 	assert_line "compose_hash=609b684c8e7b2f31e3198885cfd5569c88feb33bec7ed18270791f13bb0f7449"
 	assert_line "app_id=$APP_REAL"
-	assert_line --regexp '^quote_sha256=[0-9a-f]{64}$'
+	assert_line "quote_sha256=$(sha256sum <"$DATA/phala-quote.bin" | cut -d' ' -f1)"
 	run cat "$STUB_DCAP/log"
-	assert_line --regexp "^tdx-collateral-fetch --pccs https://api.trustedservices.intel.com -o .*/collateral.json .*/quote.hex\$"
+	assert_line --regexp "^tdx-collateral-fetch -o .*/collateral.json .*/quote.hex\$"
 	assert_line --regexp "^tdx-dcap-verify --collateral .*/collateral.json .*/quote.hex\$"
+}
+
+@test "§1.2 with the real tdx-dcap-verify: reduced mode (explicit) passes the real evidence end to end; a flipped signature byte fails" {
+	evidence
+	unset PHALA_LEASE_DCAP_VERIFY PHALA_LEASE_COLLATERAL_FETCH
+	[ -x "$BIN/tdx-dcap-verify" ]
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL" --reduced
+	assert_success
+	assert_line "app_id=$APP_REAL"
+	cp "$DATA/phala-quote.bin" "$T/q.bin"
+	flip_byte "$T/q.bin" 700
+	"$BIN/phala-json" object quote="$(od -An -v -tx1 "$T/q.bin" | tr -d ' \n')" \
+		event_log="$("$BIN/phala-json" value "$T/tcb.json" event_log)" >"$T/quote.json"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL" --reduced
+	assert_failure 1
+	assert_output --partial "tdx-dcap-verify rejected the quote (reduced mode)"
+}
+
+@test "§1.2 with the real tools: online mode without reachable collateral fails the gate (no silent downgrade)" {
+	evidence
+	unset PHALA_LEASE_DCAP_VERIFY PHALA_LEASE_COLLATERAL_FETCH
+	echo "pccs = http://127.0.0.1:9" >"$T/c.conf"
+	PHALA_LEASE_CONFIG=$T/c.conf run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "cannot fetch from http://127.0.0.1:9"
 }
 
 @test "§1.2: a quote bound to another nonce/host key (REPORTDATA) is rejected" {
@@ -1350,4 +1375,15 @@ world_check() {
 	assert_output --partial "rolled back"
 	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
 	[ "$(nclaims)" = 0 ]
+}
+
+@test "§1.2: the binding SHA-512(tag : nonce host-key-blob) that the guest and the client share matches an independent computation" {
+	nonce=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+	blob=$(cut -d' ' -f2 "$T/ssh/hostkey.pub")
+	want=$({ printf 'phala-lease-ssh:'; perl -e 'print pack("H*", $ARGV[0])' "$nonce"; printf '%s' "$blob" | base64 -d; } |
+		openssl dgst -sha512 -r | cut -c1-128)
+	run sh "$ROOT/share/phala-lease/guest-evidence.sh" report-data "$nonce" phala-lease-ssh "$blob"
+	assert_output "$want"
+	run sh "$ROOT/share/phala-lease/guest-evidence.sh" report-data "${nonce%?}0" phala-lease-ssh "$blob"
+	refute_output "$want"
 }

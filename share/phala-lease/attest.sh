@@ -132,7 +132,7 @@ pl_verify_evidence() {
 		printf 'compose_hash=%s\n' "$(pj get "$d/replay.json" named_events.compose-hash)"
 		printf 'os_image_hash=%s\n' "$(pj get "$d/replay.json" named_events.os-image-hash)"
 		printf 'app_id=%s\n' "$(pj get "$d/replay.json" named_events.app-id)"
-		printf 'quote_sha256=%s\n' "$(sha256sum <"$d/quote.hex" | cut -d' ' -f1)"
+		printf 'quote_sha256=%s\n' "$(sh "$PL_SHARE/guest-evidence.sh" unhex "$(cat "$d/quote.hex")" | sha256sum | cut -d' ' -f1)"
 	}
 }
 
@@ -187,9 +187,11 @@ pl_dcap() {
 	if [ -z "$coll" ]; then
 		fetch=$(pl_tool tdx-collateral-fetch) || { echo "verify: tdx-collateral-fetch not found and no collateral given"; return 1; }
 		coll=$d/collateral.json
-		if ! "$fetch" --pccs "$CF_PCCS" -o "$coll" "$q" >"$d/fetch.out" 2>&1; then
+		set -- -o "$coll"
+		[ -z "$CF_PCCS" ] || set -- --pccs "$CF_PCCS" "$@"
+		if ! "$fetch" "$@" "$q" >"$d/fetch.out" 2>&1; then
 			sed 's/^/verify: collateral: /' "$d/fetch.out"
-			echo "verify: collateral: cannot fetch from $CF_PCCS (set dcap = reduced to accept a verification without it)"
+			echo "verify: collateral: cannot fetch from ${CF_PCCS:-Intel PCS} (set dcap = reduced to accept a verification without it)"
 			return 1
 		fi
 	fi

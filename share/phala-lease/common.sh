@@ -60,7 +60,7 @@ pl_config_defaults() {
 	CF_PHALA=phala CF_API='' CF_NODE='' CF_COMPOSE='' CF_TYPE=tdx.small CF_WORKDIR=/var/volatile/phala-lease
 	CF_ATTEST=1 CF_TTL=5400 CF_IDLE=1800 CF_GRACE=300 CF_PROV_MARGIN=43200
 	CF_IMAGES=$PL_SHARE/allowed-images CF_PRELAUNCH=$PL_SHARE/allowed-prelaunch
-	CF_PCCS=https://api.trustedservices.intel.com CF_COLLATERAL='' CF_DCAP=online
+	CF_PCCS='' CF_COLLATERAL='' CF_DCAP=online
 	CF_READY_TIMEOUT=900 CF_POLL=5 CF_SEARCH=30 CF_SSH_TRIES=30 CF_CLI_TIMEOUT=120
 	CF_PROXY_ARGS=''
 }

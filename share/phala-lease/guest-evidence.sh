@@ -3,12 +3,14 @@
 # agent's answer on stdout. phala-lease runs "report-data" locally, so the
 # client and the guest compute the binding with the same code.
 #   report-data NONCE TAG BLOB  SHA-512(TAG ":" || NONCE bytes || base64-decoded BLOB), hex
+#   unhex HEX        the bytes
 #   quote NONCE TAG  GetQuote with report-data of this guest's own SSH
 #                    ed25519 host key
 #   info             Info (app_compose, tcb_info, app_cert)
 set -eu
 
-report_data() {
+# Hex on the command line to raw bytes on stdout (dash's printf has no \x).
+unhex() {
 	bytes=$(printf '%s\n' "$1" | awk '{
 		for (i = 1; i < length($0); i += 2) {
 			v = index("0123456789abcdef", substr($0, i, 1)) * 16 + index("0123456789abcdef", substr($0, i + 1, 1)) - 17
@@ -16,7 +18,11 @@ report_data() {
 		}
 	}')
 	# shellcheck disable=SC2059 # the format is the escaped byte string
-	{ printf '%s:' "$2"; printf "$bytes"; printf '%s' "$3" | base64 -d; } | sha512sum | cut -c1-128
+	printf "$bytes"
+}
+
+report_data() {
+	{ printf '%s:' "$2"; unhex "$1"; printf '%s' "$3" | base64 -d; } | sha512sum | cut -c1-128
 }
 
 agent() {
@@ -29,6 +35,7 @@ agent() {
 
 case ${1:-} in
 report-data) report_data "$2" "$3" "$4" ;;
+unhex) unhex "$2" ;;
 quote)
 	sock=$(agent)
 	rd=$(report_data "$2" "$3" "$(awk '{ print $2 }' /etc/ssh/ssh_host_ed25519_key.pub)")
