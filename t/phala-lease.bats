@@ -1387,3 +1387,57 @@ world_check() {
 	run sh "$ROOT/share/phala-lease/guest-evidence.sh" report-data "${nonce%?}0" phala-lease-ssh "$blob"
 	refute_output "$want"
 }
+
+@test "41,U3: status --wait polls read-only gets until running; the cached host is shown; nothing is written or bootstrapped" {
+	mkclaim aaaaaaaaaaaa
+	rev=$(claim get aaaaaaaaaaaa revision)
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" starting >"$T/g1"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" running >"$T/g2"
+	reply cvms-get 1 0 "$T/g1"
+	reply cvms-get 2 0 "$T/g1"
+	reply cvms-get 3 0 "$T/g2"
+	run L status --wait aaaaaaaaaaaa
+	assert_success
+	assert_line "  live running"
+	assert_line "  host $APP-22.dstack-pha-prod7.phala.network:443"
+	run cat "$FAKE_PHALA/log"
+	assert_output "cvms get app_$APP --json
+cvms get app_$APP --json
+cvms get app_$APP --json"
+	[ "$(claim get aaaaaaaaaaaa revision)" = "$rev" ]
+	[ ! -e "$FAKE_SSH/log" ]
+	rm -rf "$FAKE_PHALA"/*.count "$FAKE_PHALA/cvms-get"
+	reply cvms-get default 0 "$T/g1"
+	PHALA_LEASE_READY_TIMEOUT=1 run L status --wait aaaaaaaaaaaa
+	assert_failure 5
+	assert_line "  live starting"
+}
+
+@test "65: the live smoke test never runs the tool without the opt-in: environment_blocked" {
+	run env -u PHALA_LEASE_LIVE BIN="$T/no-bin" sh "$ROOT/t/live/phala-lease-live.sh"
+	assert_success
+	assert_output environment_blocked
+	PHALA_LEASE_LIVE=1 run env -u PHALA_CLOUD_API_KEY BIN="$T/no-bin" sh "$ROOT/t/live/phala-lease-live.sh"
+	assert_output environment_blocked
+}
+
+@test "65: live smoke verdicts: login text => environment_blocked, quota text => quota_blocked, happy path => passed (fake CLI)" {
+	list_page 1 1 "" 0 >"$T/l0"
+	reply cvms-list default 0 "$T/l0"
+	reply_text whoami 1 1 '{"success":false,"error":"Not authenticated. Run \"phala login\" first."}'
+	PHALA_LEASE_LIVE=1 PHALA_CLOUD_API_KEY=k run sh "$ROOT/t/live/phala-lease-live.sh"
+	assert_output environment_blocked
+	reply deploy 1 1 "" "$S/deploy-api-error.err"
+	PHALA_LEASE_LIVE=1 PHALA_CLOUD_API_KEY=k PHALA_LEASE_ATTEST=false run sh "$ROOT/t/live/phala-lease-live.sh"
+	assert_output quota_blocked
+	acquire_answers
+	rm -rf "$FAKE_PHALA/deploy" "$FAKE_PHALA/whoami/1.rc" "$FAKE_PHALA/whoami/1.out" "$FAKE_PHALA"/*.count
+	sed 's/tdx-lease-01/@NAME@/' "$S/deploy.out" >"$T/deploy.out"
+	reply deploy 1 0 "$T/deploy.out"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	PHALA_LEASE_LIVE=1 PHALA_CLOUD_API_KEY=k PHALA_LEASE_ATTEST=false run sh "$ROOT/t/live/phala-lease-live.sh"
+	assert_output passed
+	log_has "^cvms delete app_$APP --force --json\$"
+	[ "$(nclaims)" = 0 ]
+}

@@ -6,7 +6,7 @@ PL_USAGE='usage: phala-lease [--phala PATH] [--node N] COMMAND [ARGS]
   acquire [--ttl D] [--idle D] [--keep] [--slug S] [-t TYPE] [-c COMPOSE]
           [--node N] [--no-attest] [--json]
                                   lease a CVM; prints lease, app id, host, port
-  status [--json] LEASE           the claim and the live CVM status (read-only)
+  status [--json] [--wait] LEASE  the claim and the live CVM status (read-only)
   list [--json]                   leases of this account scope
   ssh LEASE [COMMAND...]          run a command (or a shell) on a lease
   ssh-config [LEASE]              ssh_config Host block(s) for usable leases
@@ -93,10 +93,11 @@ EOF
 }
 
 pl_status() {
-	json=0
+	json=0 wait=0
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--json) json=1; shift ;;
+		--wait) wait=1; shift ;;
 		-*) pl_usage "status: unknown option '$1'" ;;
 		*) break ;;
 		esac
@@ -105,9 +106,15 @@ pl_status() {
 	lease=$(pl_resolve "$1")
 	claim_load "$lease" || pl_die $? "no usable claim for lease $lease"
 	live=unknown
-	if [ -n "$C_APP" ]; then
+	t_end=$(($(date +%s) + CF_READY_TIMEOUT))
+	while [ -n "$C_APP" ]; do
 		if pl_get "$C_APP"; then live=$G_STATUS; elif [ $? -eq 3 ]; then live=absent; else live="unknown ($PL_GATE_ERR)"; fi
-	fi
+		# --wait: read-only polling until running (or a final state), bounded.
+		case $live in running | absent | stopped | error) break ;; esac
+		{ [ "$wait" = 1 ] && [ "$(date +%s)" -lt "$t_end" ]; } || break
+		sleep "$CF_POLL"
+	done
+	if [ "$wait" = 1 ] && [ "$live" != running ]; then rc=5; else rc=0; fi
 	state=$C_STATE
 	case $live in stopped | error) state=$live ;; esac
 	[ -z "$C_RECOVERY" ] || state="$state (recovery=$C_RECOVERY, unusable)"
@@ -120,6 +127,7 @@ pl_status() {
 			"$lease" "${C_SLUG:+ ($C_SLUG)}" "$C_NAME" "${C_APP:--}" "$state" "$live" "${C_HOST:--}" "${C_PORT:--}" \
 			"$C_ATTESTED" "$C_KEEP" "$C_EXPIRES"
 	fi
+	return "$rc"
 }
 
 pl_list() {
