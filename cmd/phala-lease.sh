@@ -6,7 +6,10 @@ set -eu
 
 PL_SELF=$0
 PL_BINDIR=$(cd "$(dirname "$0")" && pwd)
+# Helpers: the installed DATADIR, else relative to bin/ (a staged DESTDIR
+# install, or the source tree's share/).
 PL_SHARE=@DATADIR@/phala-lease
+[ -d "$PL_SHARE" ] || PL_SHARE=$PL_BINDIR/../share/phala-tools/phala-lease
 [ -d "$PL_SHARE" ] || PL_SHARE=$PL_BINDIR/../share/phala-lease
 if [ ! -f "$PL_SHARE/common.sh" ]; then
 	echo "phala-lease: helpers not found in $PL_SHARE" >&2

@@ -1441,3 +1441,15 @@ cvms get app_$APP --json"
 	log_has "^cvms delete app_$APP --force --json\$"
 	[ "$(nclaims)" = 0 ]
 }
+
+@test "installed (staged DESTDIR): phala-lease finds its helpers and companions next to its bin/" {
+	make -s -C "$ROOT" install DESTDIR="$T/dest" PREFIX=/opt/pt BIN="$BIN" >/dev/null
+	run "$T/dest/opt/pt/bin/phala-lease" --help
+	assert_success
+	evidence
+	unset PHALA_LEASE_DCAP_VERIFY PHALA_LEASE_COLLATERAL_FETCH
+	PATH=/usr/bin:/bin run "$T/dest/opt/pt/bin/phala-lease" attest-verify --info "$T/info.json" --quote "$T/quote.json" \
+		--compose "$T/compose.yml" --app-id "$APP_REAL" --report-data "$RD_REAL" --reduced
+	assert_success
+	assert_line "app_id=$APP_REAL"
+}
