@@ -1453,3 +1453,24 @@ cvms get app_$APP --json"
 	assert_success
 	assert_line "app_id=$APP_REAL"
 }
+
+@test "interrupts: SIGINT to the whole process group (as a terminal sends it) during readiness polling still rolls back" {
+	acquire_answers
+	sed 's/"tdx-lease-01"/"@NAME@"/; s/"running"/"starting"/' "$S/get.json" >"$T/g"
+	reply cvms-get default 0 "$T/g"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	set -m
+	PHALA_LEASE_POLL=1 "$BIN/phala-lease" acquire --no-attest >"$T/out" 2>"$T/err" &
+	pid=$!
+	set +m
+	for _ in $(seq 100); do [ -f "$FAKE_PHALA/cvms-get.count" ] && break; sleep 0.1; done
+	sleep 0.3
+	kill -INT -- "-$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 1 ] || { cat "$T/err"; echo "rc=$rc"; false; }
+	grep -q "rolled back" "$T/err"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
+}

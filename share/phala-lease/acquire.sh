@@ -34,6 +34,18 @@ pl_rollback() {
 	pl_die 1 "$why; rollback failed: $(tail -n 1 "$PL_TMP/rollback.err"); claim kept with recovery=rollback-cleanup"
 }
 
+# EXIT guard during steps 5-11: any way out that is not the end of acquire
+# or a rollback (a helper killed by a terminal interrupt under set -e, an
+# unexpected error) rolls back first.
+pl_exit_guard() {
+	if [ "${PL_ACQUIRING:-0}" = 1 ] && [ "${PL_ROLLING:-0}" = 0 ]; then
+		why="aborted"
+		[ "$PL_INTERRUPTED" = 0 ] || why="interrupted"
+		pl_rollback "$why" 0
+	fi
+	pl_cleanup_tmp
+}
+
 pl_check_interrupt() {
 	[ "$PL_INTERRUPTED" = 0 ] || pl_rollback "interrupted" 0
 }
@@ -191,6 +203,7 @@ pl_acquire() {
 	pl_step "lease $PL_L: intent claim written"
 	# Steps 5-11: interrupts and failed claim writes roll back.
 	trap pl_on_signal INT TERM
+	trap pl_exit_guard EXIT
 	PL_ACQUIRING=1
 	pl_deploy "$name" "$compose" "$PL_DIR/id_ed25519.pub"
 	pl_check_interrupt
