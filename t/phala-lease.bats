@@ -78,6 +78,21 @@ leases() { claim --json list | "$BIN/phala-json" items - claims lease_id; }
 only_claim() { leases | head -n 1; }
 nclaims() { leases | wc -l; }
 
+# acquire_signalled SIGNAL KEY [group]: runs acquire --no-attest in the
+# background in its own process group (job control: SIGINT at its default,
+# as at a terminal), sends SIGNAL once the fake got its first KEY call (to
+# the whole group with "group"), and sets acq_rc to acquire's exit status.
+acquire_signalled() {
+	set -m
+	"$BIN/phala-lease" acquire --no-attest >"$T/out" 2>"$T/err" &
+	pid=$!
+	set +m
+	for _ in $(seq 100); do [ -f "$FAKE_PHALA/$2.count" ] && break; sleep 0.1; done
+	if [ "${3:-}" = group ]; then sleep 0.3; kill "-$1" -- "-$pid"; else kill "-$1" "$pid"; fi
+	acq_rc=0
+	wait "$pid" || acq_rc=$?
+}
+
 # ---- deploy (scenarios 1-8, 27, S5, S7) ----------------------------------
 
 @test "1,3,27: acquire deploys with the exact argv from an empty scratch dir and records app_id and vm_uuid" {
@@ -251,13 +266,8 @@ nclaims() { leases | wc -l; }
 	echo 2 >"$FAKE_PHALA/deploy/1.sleep"
 	reply cvms-delete 1 0 "$S/delete.json"
 	absent_404
-	"$BIN/phala-lease" acquire --no-attest >"$T/out" 2>"$T/err" &
-	pid=$!
-	for _ in $(seq 50); do [ -f "$FAKE_PHALA/deploy.count" ] && break; sleep 0.1; done
-	kill -TERM "$pid"
-	rc=0
-	wait "$pid" || rc=$?
-	[ "$rc" = 1 ] || { cat "$T/err"; echo "rc=$rc"; false; }
+	acquire_signalled TERM deploy
+	[ "$acq_rc" = 1 ] || { cat "$T/err"; echo "rc=$acq_rc"; false; }
 	grep -q "interrupted; rolled back" "$T/err"
 	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
 	[ "$(nclaims)" = 0 ]
@@ -273,17 +283,8 @@ nclaims() { leases | wc -l; }
 	reply cvms-get default 0 "$T/get"
 	reply cvms-delete 1 0 "$S/delete.json"
 	absent_404
-	# Without job control a background job starts with SIGINT ignored; with
-	# it (set -m) SIGINT keeps its default, as for a command at a terminal.
-	set -m
-	"$BIN/phala-lease" acquire --no-attest >"$T/out" 2>"$T/err" &
-	pid=$!
-	set +m
-	for _ in $(seq 50); do [ -f "$FAKE_PHALA/deploy.count" ] && break; sleep 0.1; done
-	kill -INT "$pid" || { cat "$T/err"; false; }
-	rc=0
-	wait "$pid" || rc=$?
-	[ "$rc" = 1 ] || { cat "$T/err"; echo "rc=$rc"; false; }
+	acquire_signalled INT deploy
+	[ "$acq_rc" = 1 ] || { cat "$T/err"; echo "rc=$acq_rc"; false; }
 	grep -q "cvms list --search" "$FAKE_PHALA/log"
 	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
 	[ "$(nclaims)" = 0 ]
@@ -292,11 +293,7 @@ nclaims() { leases | wc -l; }
 @test "8.2: SIGKILL mid-deploy leaves the intent claim (state creating, full lifetime fields) for the sweep" {
 	acquire_answers
 	echo 3 >"$FAKE_PHALA/deploy/1.sleep"
-	"$BIN/phala-lease" acquire --no-attest >"$T/out" 2>"$T/err" &
-	pid=$!
-	for _ in $(seq 50); do [ -f "$FAKE_PHALA/deploy.count" ] && break; sleep 0.1; done
-	kill -KILL "$pid"
-	wait "$pid" || true
+	acquire_signalled KILL deploy
 	l=$(only_claim)
 	[ "$(claim get "$l" state)" = creating ]
 	for k in created_at expires_at ttl_secs idle_secs keep last_touched_at; do [ -n "$(claim get "$l" "$k")" ]; done
@@ -1460,16 +1457,9 @@ cvms get app_$APP --json"
 	reply cvms-get default 0 "$T/g"
 	reply cvms-delete 1 0 "$S/delete.json"
 	absent_404
-	set -m
-	PHALA_LEASE_POLL=1 "$BIN/phala-lease" acquire --no-attest >"$T/out" 2>"$T/err" &
-	pid=$!
-	set +m
-	for _ in $(seq 100); do [ -f "$FAKE_PHALA/cvms-get.count" ] && break; sleep 0.1; done
-	sleep 0.3
-	kill -INT -- "-$pid"
-	rc=0
-	wait "$pid" || rc=$?
-	[ "$rc" = 1 ] || { cat "$T/err"; echo "rc=$rc"; false; }
+	export PHALA_LEASE_POLL=1
+	acquire_signalled INT cvms-get group
+	[ "$acq_rc" = 1 ] || { cat "$T/err"; echo "rc=$acq_rc"; false; }
 	grep -q "rolled back" "$T/err"
 	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
 	[ "$(nclaims)" = 0 ]
