@@ -18,6 +18,7 @@ static const char usage[] =
 	"      --app-id ID     require the app-id event to equal ID (40 hex, optional 0x/app_)\n"
 	"      --compose FILE  require app_compose to hash to compose_hash and the compose-hash\n"
 	"                      event, and its docker_compose_file to equal FILE byte for byte\n"
+	"      --report-data HEX  require the quote's REPORTDATA to equal these 64 bytes\n"
 	"      --event NAME    print only that named RTMR3 event's payload\n"
 	"      --registers LIST  replay-check only these registers (e.g. 3 or 0,1,2,3); default:\n"
 	"                      every register the input's log can prove\n"
@@ -41,7 +42,8 @@ static bool is_text_event(const char *name)
 
 struct options {
 	const char *input, *quote, *compose, *event;
-	bool json, has_app_id;
+	bool json, has_app_id, has_report_data;
+	uint8_t report_data[64];
 	unsigned registers; /* bit i: check RTMRi; 0 = as the input allows */
 	uint8_t app_id[20];
 };
@@ -78,7 +80,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ "quote", required_argument, NULL, 'q' }, { "app-id", required_argument, NULL, 'a' },
 		{ "compose", required_argument, NULL, 'c' }, { "event", required_argument, NULL, 'e' },
 		{ "json", no_argument, NULL, 'j' },        { "help", no_argument, NULL, 'h' },
-		{ "registers", required_argument, NULL, 'r' },
+		{ "registers", required_argument, NULL, 'r' }, { "report-data", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
@@ -92,6 +94,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case 'r':
 			if (!parse_registers(optarg, &o->registers))
 				tool_usage_error(usage, "--registers: '%s' is not a list of 0..3", optarg);
+			break;
+		case 'd':
+			if (!hex_decode_exact(optarg, strlen(optarg), o->report_data, 64))
+				tool_usage_error(usage, "--report-data: '%s' is not 128 hex digits", optarg);
+			o->has_report_data = true;
 			break;
 		case 'a':
 			if (!parse_app_id(optarg, o->app_id))
@@ -379,6 +386,25 @@ static void write_json(const struct evidence *ev, const struct report *r, struct
 	buf_append_str(out, "\n");
 }
 
+/* --report-data: the quote's REPORTDATA is the binding the caller expects
+ * (a nonce and channel key hash); without a quote there is nothing to bind. */
+static void check_report_data(const struct options *o, const struct source *quote, struct report *r)
+{
+	char got[129], want[129];
+	if (!o->has_report_data)
+		return;
+	hex_encode(o->report_data, 64, want);
+	if (!quote) {
+		fail(r, "report-data: no quote to compare with (expected %s)", want);
+		return;
+	}
+	hex_encode(quote->q.td.report_data, 64, got);
+	if (!ct_equal(quote->q.td.report_data, o->report_data, 64))
+		fail(r, "report-data: %s REPORTDATA %s is not the expected %s", quote->name, got, want);
+	else
+		buf_printf(&r->checks, "report-data: ok - %s\n", got);
+}
+
 int main(int argc, char **argv)
 {
 	tool_name = "tdx-rtmr-replay";
@@ -432,6 +458,7 @@ int main(int argc, char **argv)
 	check_app_id(&o, &ev, &r);
 	check_compose(&o, &ev, static_quote, &r);
 	check_mr_aggregated(&ev, static_quote, &r);
+	check_report_data(&o, static_quote, &r);
 
 	if (!o.event) {
 		if (o.json)

@@ -472,3 +472,57 @@ int json_hex(const struct json *j, int t, const char *name, struct buf *out, str
 		return err_set(e, EXIT_MALFORMED, "%s: not valid hex", name);
 	return EXIT_OK;
 }
+
+int json_path(const struct json *j, int t, const char *path)
+{
+	while (*path && t >= 0) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		char key[128];
+		if (n == 0 || n >= sizeof key)
+			return -1;
+		memcpy(key, path, n);
+		key[n] = 0;
+		t = json_get(j, t, key);
+		path += n + (dot != NULL);
+	}
+	return t;
+}
+
+int json_locate_object(const char *text, size_t len, size_t from, size_t *start, size_t *end, struct err *e)
+{
+	size_t open = from;
+	for (;; open++) {
+		if (open >= len)
+			return err_set(e, EXIT_MALFORMED, "no JSON object in the output");
+		if (text[open] != '{')
+			continue;
+		size_t k = open;
+		while (k > 0 && (text[k - 1] == ' ' || text[k - 1] == '\t'))
+			k--;
+		if (k == 0 || text[k - 1] == '\n')
+			break;
+	}
+	size_t depth = 0;
+	bool in_string = false, escaped = false;
+	for (size_t i = open; i < len; i++) {
+		char c = text[i];
+		if (in_string) {
+			if (escaped)
+				escaped = false;
+			else if (c == '\\')
+				escaped = true;
+			else if (c == '"')
+				in_string = false;
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if ((c == '}' || c == ']') && --depth == 0) {
+			*start = open;
+			*end = i + 1;
+			return EXIT_OK;
+		}
+	}
+	return err_set(e, EXIT_MALFORMED, "unterminated JSON object in the output");
+}

@@ -62,4 +62,17 @@ bool json_text_valid(const char *p, size_t n);
 /* True when t is a string whose unescaped content equals s. */
 bool json_string_is(const struct json *j, int t, const char *s);
 
+/* Value at a dot-separated member path below t ("gateway.base_domain");
+ * -1 when a member is absent or an intermediate value is not an object.
+ * The empty path is t itself. */
+int json_path(const struct json *j, int t, const char *path);
+
+/* Locates a JSON object in text that also holds other output (a progress
+ * line before it, noise after it): the first '{' at or after offset from
+ * that begins a line (only blanks before it on its line), up to its matching
+ * '}', braces inside strings ignored. The span is not validated; parse it
+ * with json_parse and, if that fails, look again from *start + 1.
+ * EXIT_MALFORMED when there is no such '{' or it is never closed. */
+int json_locate_object(const char *text, size_t len, size_t from, size_t *start, size_t *end, struct err *e);
+
 #endif

@@ -339,3 +339,15 @@ setup() {
 	run R --event x --json phala-info.json
 	assert_failure 2
 }
+
+@test "--report-data: the real quote's REPORTDATA passes, any other value is exit 1" {
+	rd=997dfa609c1256a26b7b7f10cc60e5ec28bffd805fb1536a5387510787b479db9c52d3c8ea37b1e85ab673075bbe213361a61a60c95f4960aca49d12b32bfbdf
+	run R --report-data "$rd" --quote phala-quote.bin phala-info.json
+	assert_success
+	assert_output --partial "report-data: ok - $rd"
+	run R --report-data "${rd%?}e" --quote phala-quote.bin phala-info.json
+	assert_failure 1
+	assert_output --partial "report-data: --quote REPORTDATA $rd is not the expected"
+	run R --report-data 00 phala-info.json
+	assert_failure 2
+}

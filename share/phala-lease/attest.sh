@@ -1,0 +1,203 @@
+# shellcheck shell=sh disable=SC2034,SC2153 # variables shared by the sourced helpers
+# SSH transport (contract §7) and the attestation gate (§1.2).
+
+# Quotes one ProxyCommand word: % doubled, single-quoted when it holds
+# characters outside [A-Za-z0-9_./:,@%+=-].
+pl_proxy_word() {
+	w=$(printf '%s' "$1" | sed 's/%/%%/g')
+	case $w in
+	*[!A-Za-z0-9_./:,@%+=-]* | '') printf "'%s'" "$(printf '%s' "$w" | sed "s/'/'\\\\''/g")" ;;
+	*) printf '%s' "$w" ;;
+	esac
+}
+
+# ProxyCommand for a lease: phala-proxy [proxy_args] --port P HOST (host last).
+pl_proxy_command() {
+	host=$1 port=$2
+	proxy=$(pl_tool phala-proxy) || proxy=phala-proxy
+	out=$(pl_proxy_word "$proxy")
+	for a in $CF_PROXY_ARGS; do out="$out $(pl_proxy_word "$a")"; done
+	printf '%s --port %s %s\n' "$out" "$(pl_proxy_word "$port")" "$(pl_proxy_word "$host")"
+}
+
+# pl_ssh_args DIR HOST PORT STRICT LEASE: sets "$@"-ready options in PL_SSH_OPTS file
+# (one per line) for ssh -F none.
+pl_ssh_set() {
+	dir=$1 host=$2 port=$3 strict=$4 lease=$5
+	PL_SSH=${PHALA_LEASE_SSH:-ssh}
+	set -- -F none -i "$dir/id_ed25519" -o BatchMode=yes -o IdentitiesOnly=yes -o ForwardAgent=no \
+		-o ForwardX11=no -o "UserKnownHostsFile=$dir/known_hosts" -o ServerAliveInterval=15 \
+		-o ServerAliveCountMax=4 -o ControlMaster=no -o ControlPath=none -o "StrictHostKeyChecking=$strict" \
+		-o HostKeyAlgorithms=ssh-ed25519 -o "HostKeyAlias=$PL_TOOL-$lease" -o ConnectTimeout=30 \
+		-o "ProxyCommand=$(pl_proxy_command "$host" "$port")" -p "$port" -l root
+	PL_SSH_ARGS_N=$#
+	i=0
+	for a in "$@"; do i=$((i + 1)); eval "PL_SSH_A$i=\$a"; done
+}
+
+# Runs ssh with the options set by pl_ssh_set, then the host and arguments.
+pl_ssh_run() {
+	n=$PL_SSH_ARGS_N
+	while [ "$n" -gt 0 ]; do
+		eval "set -- \"\$PL_SSH_A$n\" \"\$@\""
+		n=$((n - 1))
+	done
+	"$PL_SSH" "$@"
+}
+
+# Step 9: reachable through the proxy, guest has what the gate needs.
+pl_ssh_ready() {
+	pl_ssh_set "$PL_DIR" "$PL_HOST" "$PL_PORT" accept-new "$PL_L"
+	i=0
+	while [ "$i" -lt "$CF_SSH_TRIES" ]; do
+		pl_check_interrupt
+		if pl_ssh_run "$PL_HOST" 'command -v curl >/dev/null && command -v sha512sum >/dev/null && command -v base64 >/dev/null && echo phala-lease-ready' \
+			</dev/null >"$PL_TMP/ready.out" 2>"$PL_TMP/ready.err" && grep -qx phala-lease-ready "$PL_TMP/ready.out"; then
+			pl_step "ssh reachable"
+			return 0
+		fi
+		i=$((i + 1))
+		pl_step "ssh not ready yet ($i/$CF_SSH_TRIES): $(tail -n 1 "$PL_TMP/ready.err")"
+		sleep "$CF_POLL"
+	done
+	return 1
+}
+
+# report_data = SHA-512(tag ":" || nonce || host key blob), hex - the same
+# code the guest runs.
+pl_report_data() { sh "$PL_SHARE/guest-evidence.sh" report-data "$1" "$PL_TAG" "$2"; }
+
+# The gate (§1.2). Returns 1 with PL_ATTEST_ERR on any failure.
+pl_attest_gate() {
+	compose=$1
+	ev=$PL_TMP/evidence
+	mkdir -m 700 "$ev"
+	blob=$(awk -v a="$PL_TOOL-$PL_L" '$1 == a && $2 == "ssh-ed25519" { print $3 }' "$PL_DIR/known_hosts")
+	[ -n "$blob" ] || { PL_ATTEST_ERR="no ed25519 host key recorded for $PL_HOST"; return 1; }
+	[ "$(printf '%s\n' "$blob" | wc -l)" -eq 1 ] || { PL_ATTEST_ERR="several host keys recorded"; return 1; }
+	nonce=$(pl_random_hex 32)
+	rd=$(pl_report_data "$nonce" "$blob")
+	pl_step "attestation: fetching a fresh quote"
+	pl_ssh_set "$PL_DIR" "$PL_HOST" "$PL_PORT" yes "$PL_L"
+	pl_ssh_run "$PL_HOST" "sh -s quote $nonce $PL_TAG" <"$PL_SHARE/guest-evidence.sh" >"$ev/quote.json" 2>"$ev/quote.err" ||
+		{ PL_ATTEST_ERR="GetQuote in the guest failed: $(tail -n 1 "$ev/quote.err")"; return 1; }
+	i=0
+	while :; do
+		pl_ssh_run "$PL_HOST" "sh -s info" <"$PL_SHARE/guest-evidence.sh" >"$ev/info.json" 2>"$ev/info.err" ||
+			{ PL_ATTEST_ERR="Info in the guest failed: $(tail -n 1 "$ev/info.err")"; return 1; }
+		[ -n "$(pj --embedded get "$ev/info.json" app_cert 2>/dev/null)" ] && break
+		i=$((i + 1))
+		[ "$i" -lt 5 ] || { PL_ATTEST_ERR="Info has no app_cert after $i tries"; return 1; }
+		sleep "$CF_POLL"
+	done
+	pl_verify_evidence "$ev/info.json" "$ev/quote.json" "$PL_APP" "$compose" "$rd" >"$ev/verify.out" 2>&1 ||
+		{ PL_ATTEST_ERR=$(tail -n 1 "$ev/verify.out"); cat "$ev/verify.out" >&2; return 1; }
+	C_LEASE=$PL_L C_REV=$(claim_field "$PL_L" revision)
+	set --
+	while IFS='=' read -r k v; do set -- "$@" "evidence_$k=$v"; done <"$ev/verify.out"
+	claim_cas "$@" evidence_nonce="$nonce"
+	pl_step "attestation passed"
+}
+
+# pl_verify_evidence INFO QUOTE APP_ID COMPOSE REPORT_DATA: every check of
+# §1.2 that needs no network but DCAP collateral; prints key=value evidence
+# on success, "verify: ..." failure lines and returns 1 otherwise.
+pl_verify_evidence() {
+	info=$1 quote=$2 app=$3 compose=$4 rd=$5
+	d=$PL_TMP/verify
+	rm -rf "$d"; mkdir -m 700 "$d"
+	pl_is_hex40 "${app#app_}" || { echo "verify: expected app id '$app' is not 40 hex digits"; return 1; }
+	replay=$(pl_tool tdx-rtmr-replay) || { echo "verify: tdx-rtmr-replay not found"; return 1; }
+	pj --embedded value "$quote" quote >"$d/quote.hex" 2>"$d/err" || { echo "verify: GetQuote answer has no quote"; return 1; }
+	pj --embedded get "$info" tcb_info >/dev/null 2>&1 || true
+	# Info (full log): RTMR0-3 replay vs tcb_info and the fresh quote; app-id
+	# and compose identity; REPORTDATA binding of the fresh quote.
+	"$replay" --json --app-id "$app" --compose "$compose" --quote "$d/quote.hex" --report-data "$rd" "$info" \
+		>"$d/replay.json" 2>"$d/replay.err" || {
+		sed 's/^/verify: /' "$d/replay.err"
+		return 1
+	}
+	# The quote's own (stripped) event log replays too.
+	"$replay" --json --app-id "$app" --report-data "$rd" "$quote" >"$d/replay2.json" 2>"$d/replay2.err" || {
+		sed 's/^/verify: quote log: /' "$d/replay2.err"
+		return 1
+	}
+	pl_compose_policy "$info" "$d" || return 1
+	pl_image_allowed "$d/replay.json" "$info" "$d" || return 1
+	pl_dcap "$d/quote.hex" "$d" || return 1
+	# Evidence, full length.
+	{
+		printf 'mrtd=%s\n' "$(pj get "$d/tcb.json" mrtd)"
+		for r in 0 1 2 3; do printf 'rtmr%s=%s\n' "$r" "$(pj get "$d/replay.json" "rtmr$r.value")"; done
+		printf 'compose_hash=%s\n' "$(pj get "$d/replay.json" named_events.compose-hash)"
+		printf 'os_image_hash=%s\n' "$(pj get "$d/replay.json" named_events.os-image-hash)"
+		printf 'app_id=%s\n' "$(pj get "$d/replay.json" named_events.app-id)"
+		printf 'quote_sha256=%s\n' "$(sh "$PL_SHARE/guest-evidence.sh" unhex "$(cat "$d/quote.hex")" | sha256sum | cut -d' ' -f1)"
+	}
+}
+
+# Whole-app_compose policy: pre-launch script absent or allow-listed by
+# SHA-256, allowed_envs exactly ["DSTACK_AUTHORIZED_KEYS"], gateway on.
+pl_compose_policy() {
+	info=$1 d=$2
+	pj --embedded value "$info" tcb_info >"$d/tcb.json" 2>/dev/null || { echo "verify: Info has no tcb_info"; return 1; }
+	pj value "$d/tcb.json" app_compose >"$d/app_compose.json" 2>/dev/null || { echo "verify: tcb_info has no app_compose"; return 1; }
+	envs=$(pj value "$d/app_compose.json" allowed_envs 2>/dev/null | tr -d ' \n') || envs=''
+	[ "$envs" = '["DSTACK_AUTHORIZED_KEYS"]' ] || { echo "verify: app_compose allowed_envs is '$envs', expected [\"DSTACK_AUTHORIZED_KEYS\"]"; return 1; }
+	[ "$(pj get "$d/app_compose.json" gateway_enabled)" = true ] || { echo "verify: app_compose gateway_enabled is not true"; return 1; }
+	if pj value "$d/app_compose.json" pre_launch_script >"$d/prelaunch" 2>"$d/err"; then rc=0; else rc=$?; fi
+	[ "$rc" -le 1 ] || { echo "verify: app_compose: $(cat "$d/err")"; return 1; }
+	if [ "$rc" -eq 0 ]; then
+		h=$(sha256sum <"$d/prelaunch" | cut -d' ' -f1)
+		if [ ! -f "$CF_PRELAUNCH" ] || ! grep -v '^#' "$CF_PRELAUNCH" | grep -qx "$h"; then
+			echo "verify: pre_launch_script sha256 $h is not in the allow-list $CF_PRELAUNCH"
+			return 1
+		fi
+	fi
+	return 0
+}
+
+# MRTD and RTMR0-2 against the allowed-image list (lines: mrtd rtmr0 rtmr1 rtmr2).
+pl_image_allowed() {
+	replay=$1 d=$3
+	m=$(pj get "$d/tcb.json" mrtd)
+	r0=$(pj get "$replay" rtmr0.value) r1=$(pj get "$replay" rtmr1.value) r2=$(pj get "$replay" rtmr2.value)
+	[ -f "$CF_IMAGES" ] || { echo "verify: allowed-image list $CF_IMAGES missing"; return 1; }
+	if awk -v m="$m" -v a="$r0" -v b="$r1" -v c="$r2" '$1 == m && $2 == a && $3 == b && $4 == c { f = 1 } END { exit !f }' "$CF_IMAGES"; then
+		return 0
+	fi
+	echo "verify: image MRTD $m RTMR0 $r0 RTMR1 $r1 RTMR2 $r2 is not in the allowed-image list $CF_IMAGES"
+	return 1
+}
+
+# DCAP: collateral supplied (collateral=FILE) or fetched from the PCCS with
+# tdx-collateral-fetch; failing to get it fails unless dcap=reduced.
+pl_dcap() {
+	q=$1 d=$2
+	dcap=$(pl_tool tdx-dcap-verify) || { echo "verify: tdx-dcap-verify not found: quote signature and TCB not verified"; return 1; }
+	if [ "$CF_DCAP" = reduced ]; then
+		if ! "$dcap" --accept "${PHALA_LEASE_DCAP_REDUCED_WORD:-NoCollateral}" "$q" >"$d/dcap.out" 2>&1; then
+			sed 's/^/verify: dcap: /' "$d/dcap.out"
+			echo "verify: dcap: tdx-dcap-verify rejected the quote (reduced mode)"
+			return 1
+		fi
+		return 0
+	fi
+	coll=$CF_COLLATERAL
+	if [ -z "$coll" ]; then
+		fetch=$(pl_tool tdx-collateral-fetch) || { echo "verify: tdx-collateral-fetch not found and no collateral given"; return 1; }
+		coll=$d/collateral.json
+		set -- -o "$coll"
+		[ -z "$CF_PCCS" ] || set -- --pccs "$CF_PCCS" "$@"
+		if ! "$fetch" "$@" "$q" >"$d/fetch.out" 2>&1; then
+			sed 's/^/verify: collateral: /' "$d/fetch.out"
+			echo "verify: collateral: cannot fetch from ${CF_PCCS:-Intel PCS} (set dcap = reduced to accept a verification without it)"
+			return 1
+		fi
+	fi
+	if ! "$dcap" --collateral "$coll" "$q" >"$d/dcap.out" 2>&1; then
+		sed 's/^/verify: dcap: /' "$d/dcap.out"
+		echo "verify: dcap: tdx-dcap-verify rejected the quote"
+		return 1
+	fi
+}

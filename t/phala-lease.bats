@@ -1,0 +1,1466 @@
+#!/usr/bin/env bats
+# phala-lease against a fake `phala` (t/helpers/fake-phala: logs argv,
+# replays the documented output shapes of ../shared/notes/phala-samples),
+# a fake ssh, and the real claim ledger ($BIN/phala-claim).
+# Scenario numbers refer to lease-contract.md §9.
+
+load helpers/common
+bats_require_minimum_version 1.5.0
+
+S=$ROOT/t/vectors/phala-lease
+APP=3f2a9c4d8e7b6a5f4c3d2e1f0a9b8c7d6e5f4a3b
+APP2=1111111111111111111111111111111111111111
+VM=4b0e8a52-7c1d-4e9f-9a3b-2d6c5e8f1a07
+API=https://cloud-api.phala.com/api/v1
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	mkdir -p "$T/fake" "$T/ssh" "$T/home" "$T/work"
+	export FAKE_PHALA=$T/fake FAKE_SSH=$T/ssh HOME=$T/home XDG_STATE_HOME=$T/state XDG_CONFIG_HOME=$T/config
+	export PHALA_LEASE_PHALA=$ROOT/t/helpers/fake-phala PHALA_LEASE_SSH=$ROOT/t/helpers/fake-ssh
+	export PHALA_LEASE_CLAIM=$BIN/phala-claim
+	export PATH=$BIN:$PATH PHALA_LEASE_POLL=0 PHALA_LEASE_SEARCH=1 PHALA_LEASE_ABSENCE_TRIES=2
+	unset PHALA_CLOUD_API_PREFIX PHALA_LEASE_CONFIG PHALA_LEASE_ATTEST PHALA_LEASE_TTL PHALA_LEASE_COMPOSE
+	CLAIMS=$XDG_STATE_HOME/phala-lease/claims
+	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/hostkey"
+	reply version default 0 "$S/version.out"
+	reply whoami default 0 "$S/whoami.json"
+	cd "$T/work" || return 1
+}
+
+L() { "$BIN/phala-lease" "$@"; }
+claim() { "$PHALA_LEASE_CLAIM" "$@"; }
+
+# reply KEY WHICH RC [STDOUT_FILE [STDERR_FILE]]: the fake's answer to the
+# WHICH-th call (or "default") with key KEY (whoami, deploy, api, cvms-get, ...).
+reply() {
+	mkdir -p "$FAKE_PHALA/$1"
+	echo "$3" >"$FAKE_PHALA/$1/$2.rc"
+	if [ -n "${4:-}" ]; then cp "$4" "$FAKE_PHALA/$1/$2.out"; fi
+	if [ -n "${5:-}" ]; then cp "$5" "$FAKE_PHALA/$1/$2.err"; fi
+}
+reply_text() { # KEY WHICH RC TEXT (stdout)
+	printf '%s' "$4" >"$T/reply.txt"
+	reply "$1" "$2" "$3" "$T/reply.txt"
+}
+calls() { if [ -f "$FAKE_PHALA/log" ]; then wc -l <"$FAKE_PHALA/log"; else echo 0; fi; }
+log_has() { grep -q -- "$1" "$FAKE_PHALA/log"; }
+reset_log() { rm -f "$FAKE_PHALA/log" "$FAKE_PHALA"/*.count; }
+
+# A cvms get answer (sample 03, 2026-01-21 shape) for NAME APP VM [STATUS].
+get_json() {
+	sed -e "s/\"tdx-lease-01\"/\"$1\"/" -e "s/$APP/$2/g" -e "s/$VM/$3/" -e "s/\"running\"/\"${4:-running}\"/" \
+		"$S/get.json"
+}
+# A claim as acquire leaves it: LEASE [KEY=VALUE overrides...].
+mkclaim() {
+	l=$1; shift
+	now=$(date +%s)
+	mkdir -p "$XDG_STATE_HOME/phala-lease/leases/$l"
+	claim create "$l" name="tdxlease-$l" state=ready keep=false created_at="$now" ttl_secs=5400 idle_secs=1800 \
+		last_touched_at="$now" expires_at=$((now + 1800)) scope_api="$API" scope_workspace=my-team scope_node= \
+		app_id="$APP" vm_uuid="$VM" gateway_host="$APP-22.dstack-pha-prod7.phala.network" gateway_port=443 \
+		key_dir="$XDG_STATE_HOME/phala-lease/leases/$l" known_hosts="$XDG_STATE_HOME/phala-lease/leases/$l/known_hosts" \
+		attested=true >/dev/null
+	[ $# -eq 0 ] || claim set "$l" "$@" >/dev/null
+}
+has_claim() { claim get "$1" lease_id >/dev/null 2>&1; }
+absent_404() { reply api default 1 "$S/api-404.txt"; }
+
+# Acquire answers up to ready: deploy (sample 01), get running.
+acquire_answers() {
+	sed 's/tdx-lease-01/@NAME@/' "$S/deploy.out" >"$T/deploy.out"
+	reply deploy 1 0 "$T/deploy.out"
+	sed 's/"tdx-lease-01"/"@NAME@"/' "$S/get.json" >"$T/get-running.json"
+	reply cvms-get default 0 "$T/get-running.json"
+}
+leases() { claim --json list | "$BIN/phala-json" items - claims lease_id; }
+only_claim() { leases | head -n 1; }
+nclaims() { leases | wc -l; }
+
+# acquire_signalled SIGNAL KEY [group]: runs acquire --no-attest in the
+# background in its own process group (job control: SIGINT at its default,
+# as at a terminal), sends SIGNAL once the fake got its first KEY call (to
+# the whole group with "group"), and sets acq_rc to acquire's exit status.
+acquire_signalled() {
+	set -m
+	"$BIN/phala-lease" acquire --no-attest >"$T/out" 2>"$T/err" &
+	pid=$!
+	set +m
+	for _ in $(seq 100); do [ -f "$FAKE_PHALA/$2.count" ] && break; sleep 0.1; done
+	if [ "${3:-}" = group ]; then sleep 0.3; kill "-$1" -- "-$pid"; else kill "-$1" "$pid"; fi
+	acq_rc=0
+	wait "$pid" || acq_rc=$?
+}
+
+# ---- deploy (scenarios 1-8, 27, S5, S7) ----------------------------------
+
+@test "1,3,27: acquire deploys with the exact argv from an empty scratch dir and records app_id and vm_uuid" {
+	acquire_answers
+	run L acquire --no-attest --ttl 30m
+	assert_success
+	assert_line --regexp "^lease=[0-9a-f]{12} app_id=$APP host=$APP-22.dstack-pha-prod7.phala.network port=443\$"
+	l=$(only_claim)
+	dep=$(grep '^deploy ' "$FAKE_PHALA/log")
+	kd=$XDG_STATE_HOME/phala-lease/leases/$l
+	[ "$dep" = "deploy --json -n tdxlease-$l -c $kd/docker-compose.yml -t tdx.small --dev-os --ssh-pubkey $kd/id_ed25519.pub" ]
+	run grep -E -- '--api-key|--api-token|--cvm-id|--debug|--wait' "$FAKE_PHALA/log"
+	assert_failure
+	run sort -u "$FAKE_PHALA/cwd"
+	assert_output empty
+	[ "$(claim get "$l" app_id)" = "$APP" ]
+	[ "$(claim get "$l" vm_uuid)" = "$VM" ]
+	[ "$(claim get "$l" state)" = ready ]
+	[ "$(claim get "$l" ttl_secs)" = 1800 ]
+	[ -n "$(claim get "$l" expires_at)" ]
+	[ "$(stat -c %a "$kd")" = 700 ]
+	[ "$(stat -c %a "$kd/id_ed25519")" = 600 ]
+}
+
+@test "1: -t and --node reach deploy argv; a non-numeric node is exit 2 with no CLI call" {
+	acquire_answers
+	run L --node 12 acquire --no-attest -t tdx.medium
+	assert_success
+	run grep '^deploy ' "$FAKE_PHALA/log"
+	assert_output --partial " -t tdx.medium --dev-os --ssh-pubkey "
+	assert_output --regexp -- "--node-id 12\$"
+	reset_log
+	run L --node abc acquire --no-attest
+	assert_failure 2
+	assert_output --partial "node 'abc': must be numeric"
+	[ "$(calls)" = 0 ]
+}
+
+@test "2: a configured compose is passed as given (absolute); the default is written 0600 with a digest-pinned image" {
+	acquire_answers
+	printf 'services: {}\n' >my.yml
+	run L acquire --no-attest -c my.yml
+	assert_success
+	run grep '^deploy ' "$FAKE_PHALA/log"
+	assert_output --partial " -c $T/work/my.yml "
+	rm -f "$FAKE_PHALA"/*.count
+	run L acquire --no-attest
+	assert_success
+	l=$(sed -n 's/.*-n tdxlease-\([0-9a-f]*\) .*/\1/p' "$FAKE_PHALA/log" | tail -n 1)
+	f=$XDG_STATE_HOME/phala-lease/leases/$l/docker-compose.yml
+	[ "$(stat -c %a "$f")" = 600 ]
+	grep -E 'image: [^ ]+@sha256:[0-9a-f]{64}$' "$f"
+}
+
+@test "4,S4: non-JSON deploy stdout after the progress line, then one exact-name list match: that appId is adopted" {
+	printf 'Provisioning CVM @NAME@...\nsomething odd\n' >"$T/dep"
+	reply deploy 1 0 "$T/dep"
+	sed -e 's/tdx-lease-01/@NAME@/' "$S/list.json" >"$T/list"
+	reply cvms-list default 0 "$T/list"
+	sed 's/"tdx-lease-01"/"@NAME@"/' "$S/get.json" >"$T/get"
+	reply cvms-get default 0 "$T/get"
+	run L acquire --no-attest
+	assert_success
+	assert_output --partial "app_id=$APP"
+	l=$(only_claim)
+	[ "$(claim get "$l" app_id)" = "$APP" ]
+	[ "$(claim get "$l" vm_uuid)" = "$VM" ]
+	grep -q -- "cvms list --search tdxlease-$l --page 1 --page-size 100 --json" "$FAKE_PHALA/log"
+}
+
+@test "6,S4: Unknown API error after the progress line: name search, none found => ambiguous-create claim, key kept" {
+	printf 'Provisioning CVM @NAME@...\n' >"$T/dep"
+	printf '{\n  "success": false,\n  "error": "Unknown API error"\n}\n' >"$T/err"
+	reply deploy 1 1 "$T/dep" "$T/err"
+	reply_text cvms-list default 0 '{"success":true,"page":1,"pageSize":100,"total":0,"totalPages":0,"items":[]}'
+	run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "recovery=ambiguous-create"
+	l=$(only_claim)
+	[ "$(claim get "$l" recovery)" = ambiguous-create ]
+	[ -z "$(claim get "$l" app_id)" ]
+	[ -f "$XDG_STATE_HOME/phala-lease/leases/$l/id_ed25519" ]
+	log_has "cvms list --search tdxlease-$l"
+	run grep -c "^cvms delete" "$FAKE_PHALA/log"
+	assert_output 0
+}
+
+@test "7,S5: a definitive deploy error (no progress line) is exactly one deploy call: no search, no claim, no key" {
+	reply deploy 1 1 "" "$S/deploy-api-error.err"
+	run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "No available resources match your requirements (nothing created)"
+	[ "$(grep -c . "$FAKE_PHALA/log")" = 3 ] # --version, whoami, deploy
+	[ "$(grep -c '^deploy ' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
+	[ -z "$(ls "$XDG_STATE_HOME/phala-lease/leases")" ]
+}
+
+@test "8: deploy JSON with name != N(L) or without app_id is never deleted; the name search decides" {
+	sed 's/tdx-lease-01/someone-else/' "$S/deploy.out" >"$T/dep"
+	reply deploy 1 0 "$T/dep"
+	reply_text cvms-list default 0 '{"success":true,"page":1,"pageSize":100,"total":0,"totalPages":0,"items":[]}'
+	run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "not trusted"
+	run grep -c -E "^cvms (get|delete)" "$FAKE_PHALA/log"
+	assert_output 0
+	l=$(only_claim)
+	[ "$(claim get "$l" recovery)" = ambiguous-create ]
+	# success:false on stdout with rc 0
+	rm -rf "$CLAIMS" "$FAKE_PHALA"/*.count "$FAKE_PHALA/log"
+	printf 'Provisioning CVM @NAME@...\n{"success":false,"error":"x"}\n' >"$T/dep"
+	reply deploy 1 0 "$T/dep"
+	run L acquire --no-attest
+	assert_failure 1
+	run grep -c -E "^cvms (get|delete)" "$FAKE_PHALA/log"
+	assert_output 0
+}
+
+@test "S1,51: a failure after create (status error) is exactly one gated delete with confirmed absence; no claim left" {
+	acquire_answers
+	sed 's/"tdx-lease-01"/"@NAME@"/; s/"running"/"error"/' "$S/get.json" >"$T/get-err"
+	reply cvms-get 1 0 "$T/get-err"
+	reply cvms-get 2 0 "$T/get-err"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "CVM status error; rolled back"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	log_has "^cvms delete app_$APP --force --json\$"
+	log_has "^api -i /cvms/app_$APP\$"
+	[ "$(nclaims)" = 0 ]
+	[ -z "$(ls "$XDG_STATE_HOME/phala-lease/leases")" ]
+}
+
+@test "S2: a rollback whose delete fails keeps a rollback-cleanup claim with the app_id and the key" {
+	acquire_answers
+	sed 's/"tdx-lease-01"/"@NAME@"/; s/"running"/"stopped"/' "$S/get.json" >"$T/get-st"
+	reply cvms-get default 0 "$T/get-st"
+	printf '{\n  "success": false,\n  "error": "Unknown API error"\n}\n' >"$T/derr"
+	reply cvms-delete 1 1 "$T/derr"
+	run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "CVM status stopped; rollback failed"
+	assert_output --partial "Unknown API error"
+	l=$(only_claim)
+	[ "$(claim get "$l" recovery)" = rollback-cleanup ]
+	[ "$(claim get "$l" app_id)" = "$APP" ]
+	[ -f "$XDG_STATE_HOME/phala-lease/leases/$l/id_ed25519" ]
+}
+
+@test "S3: --keep and a non-attestation failure: no delete, kept-after-failure, refused for use" {
+	acquire_answers
+	touch "$FAKE_SSH/fail"
+	PHALA_LEASE_SSH_TRIES=2 run L acquire --no-attest --keep
+	assert_failure 1
+	assert_output --partial "kept-after-failure"
+	run grep -c '^cvms delete' "$FAKE_PHALA/log"
+	assert_output 0
+	l=$(only_claim)
+	[ "$(claim get "$l" recovery)" = kept-after-failure ]
+	[ "$(claim get "$l" keep)" = true ]
+	run L ssh "$l" true
+	assert_failure 4
+	assert_output --partial "recovery=kept-after-failure; not usable"
+}
+
+@test "5, interrupts: SIGTERM mid-deploy => the deploy result is classified, the CVM destroyed through the gate, no claim left" {
+	acquire_answers
+	echo 2 >"$FAKE_PHALA/deploy/1.sleep"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	acquire_signalled TERM deploy
+	[ "$acq_rc" = 1 ] || { cat "$T/err"; echo "rc=$acq_rc"; false; }
+	grep -q "interrupted; rolled back" "$T/err"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
+}
+
+@test "5: SIGINT while the CLI is killed (rc 0, empty stdout) still runs the name search and rolls back what it finds" {
+	printf 'Provisioning CVM @NAME@...\n' >"$T/dep"
+	reply deploy 1 0 "$T/dep"
+	echo 2 >"$FAKE_PHALA/deploy/1.sleep"
+	sed -e 's/tdx-lease-01/@NAME@/' "$S/list.json" >"$T/list"
+	reply cvms-list default 0 "$T/list"
+	sed 's/"tdx-lease-01"/"@NAME@"/' "$S/get.json" >"$T/get"
+	reply cvms-get default 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	acquire_signalled INT deploy
+	[ "$acq_rc" = 1 ] || { cat "$T/err"; echo "rc=$acq_rc"; false; }
+	grep -q "cvms list --search" "$FAKE_PHALA/log"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
+}
+
+@test "8.2: SIGKILL mid-deploy leaves the intent claim (state creating, full lifetime fields) for the sweep" {
+	acquire_answers
+	echo 3 >"$FAKE_PHALA/deploy/1.sleep"
+	acquire_signalled KILL deploy
+	l=$(only_claim)
+	[ "$(claim get "$l" state)" = creating ]
+	for k in created_at expires_at ttl_secs idle_secs keep last_touched_at; do [ -n "$(claim get "$l" "$k")" ]; done
+	sleep 3
+}
+
+# ---- release safety (scenarios 29-40, D1-D8, T1, T2) -------------------------
+
+@test "31,D1: release without a claim is exit 4 with zero CLI calls" {
+	run L release 0123456789ab
+	assert_failure 4
+	assert_output "phala-lease: no local claim for lease 0123456789ab"
+	[ "$(calls)" = 0 ]
+}
+
+@test "32,D2: a claim pointing to another app id is exit 4 with zero CLI calls" {
+	mkclaim aaaaaaaaaaaa
+	run L release --app-id "$APP2" aaaaaaaaaaaa
+	assert_failure 4
+	assert_output "phala-lease: claim for aaaaaaaaaaaa points to $APP"
+	[ "$(calls)" = 0 ]
+	has_claim aaaaaaaaaaaa
+}
+
+@test "39,T2: happy path: get -> delete --force --json -> 404 absence; claim and key removed; idempotent" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L release aaaaaaaaaaaa
+	assert_success
+	assert_output "destroy app_id=$APP lease=aaaaaaaaaaaa reason=release"
+	run cat "$FAKE_PHALA/log"
+	assert_output "whoami --json
+cvms get app_$APP --json
+cvms delete app_$APP --force --json
+api -i /cvms/app_$APP"
+	run ! has_claim aaaaaaaaaaaa
+	[ ! -e "$XDG_STATE_HOME/phala-lease/leases/aaaaaaaaaaaa" ]
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+}
+
+@test "29,D5: get returns a foreign name: refused, exit 4, only whoami and the get are called, claim kept" {
+	mkclaim aaaaaaaaaaaa
+	get_json production-db "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output --partial "is named 'production-db', not tdxlease-aaaaaaaaaaaa; refused, no delete"
+	[ "$(calls)" = 2 ]
+	log_has "^cvms get app_$APP --json\$"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "30,47: get returns another lease's name (app-id reuse): refused, no delete, claim kept" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-bbbbbbbbbbbb "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	run grep -c '^cvms delete' "$FAKE_PHALA/log"
+	assert_output 0
+	has_claim aaaaaaaaaaaa
+}
+
+@test "D6: a vm_uuid different from the claim's is refused, no delete" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-aaaaaaaaaaaa "$APP" 99999999-7c1d-4e9f-9a3b-2d6c5e8f1a07 >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output --partial "has vm_uuid 99999999-7c1d-4e9f-9a3b-2d6c5e8f1a07, claim says $VM"
+	[ "$(calls)" = 2 ]
+	has_claim aaaaaaaaaaaa
+}
+
+@test "33,D3: a claim without app id and one exact-name match proceeds (id recorded first)" {
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= state=creating recovery=ambiguous-create
+	sed 's/tdx-lease-01/tdxlease-aaaaaaaaaaaa/' "$S/list.json" >"$T/list"
+	reply cvms-list 1 0 "$T/list"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L release aaaaaaaaaaaa
+	assert_success
+	log_has "^cvms list --search tdxlease-aaaaaaaaaaaa --page 1 --page-size 100 --json\$"
+	log_has "^cvms delete app_$APP --force --json\$"
+	run ! has_claim aaaaaaaaaaaa
+}
+
+@test "D3: a claim without app id and zero or two name matches is refused (exit 4), claim kept" {
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= state=creating
+	reply_text cvms-list 1 0 '{"success":true,"page":1,"pageSize":100,"total":0,"totalPages":0,"items":[]}'
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output --partial "0 CVMs named tdxlease-aaaaaaaaaaaa; refused, claim kept"
+	reply_text cvms-list 2 0 "{\"success\":true,\"page\":1,\"pageSize\":100,\"total\":2,\"totalPages\":1,\"items\":[{\"appId\":\"$APP\",\"cvmName\":\"tdxlease-aaaaaaaaaaaa\"},{\"appId\":\"$APP2\",\"cvmName\":\"tdxlease-aaaaaaaaaaaa\"}]}"
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output --partial "2 CVMs named"
+	run grep -c '^cvms \(get\|delete\)' "$FAKE_PHALA/log"
+	assert_output 0
+	has_claim aaaaaaaaaaaa
+}
+
+@test "34,38: get says 'CVM not found' and the API answers 404: no delete, exit 0, claim and key removed" {
+	mkclaim aaaaaaaaaaaa
+	reply cvms-get 1 1 "$S/get-not-found.json"
+	absent_404
+	run L release aaaaaaaaaaaa
+	assert_success
+	assert_output "removed claim lease=aaaaaaaaaaaa app_id=$APP reason=absent"
+	run grep -c '^cvms delete' "$FAKE_PHALA/log"
+	assert_output 0
+	run ! has_claim aaaaaaaaaaaa
+	[ ! -e "$XDG_STATE_HOME/phala-lease/leases/aaaaaaaaaaaa" ]
+}
+
+@test "12 (notes 8.12): 'CVM not found' without a 404 from the API is not absence: claim kept" {
+	mkclaim aaaaaaaaaaaa
+	reply cvms-get 1 1 "$S/get-not-found.json"
+	reply api default 0 "$S/api-200.txt"
+	run L release aaaaaaaaaaaa
+	assert_failure 1
+	assert_output --partial "but no HTTP 404 to prove absence; claim kept"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "35,38: transient texts are never absence: claim kept, no delete, no 404 probe" {
+	mkclaim aaaaaaaaaaaa
+	n=0
+	for msg in "gateway endpoint not found (upstream route unavailable)" "organization does not exist" \
+		"gateway host unreachable" "Unknown API error" "CVM not found: dns lookup failed"; do
+		n=$((n + 1))
+		reply_text cvms-get "$n" 1 "{\"success\":false,\"error\":\"$msg\"}"
+		run L release aaaaaaaaaaaa
+		assert_failure 1
+		assert_output --partial "$msg; claim kept"
+		has_claim aaaaaaaaaaaa
+	done
+	run grep -c -E '^(cvms delete|api )' "$FAKE_PHALA/log"
+	assert_output 0
+}
+
+@test "38: an exec failure of the CLI (missing binary) is transient: claim kept" {
+	mkclaim aaaaaaaaaaaa
+	PHALA_LEASE_PHALA=$T/no-such-phala run -127 L release aaaaaaaaaaaa
+	assert_output --partial "failed to run command"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "36,D4: rc 0 with empty stdout from get is exit 5, claim kept, one get call" {
+	mkclaim aaaaaaaaaaaa
+	reply cvms-get 1 0
+	run L release aaaaaaaaaaaa
+	assert_failure 5
+	assert_output --partial "exit 0 without a success:true JSON object; claim kept"
+	[ "$(grep -c '^cvms ' "$FAKE_PHALA/log")" = 1 ]
+	has_claim aaaaaaaaaaaa
+}
+
+@test "40,D7: delete rc 0 with empty stdout (a SIGTERM'd CLI) is exit 5; claim kept at releasing" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0
+	run L release aaaaaaaaaaaa
+	assert_failure 5
+	assert_output --partial "exit 0 without success:true; claim kept at releasing"
+	[ "$(claim get aaaaaaaaaaaa state)" = releasing ]
+	run grep -c '^api ' "$FAKE_PHALA/log"
+	assert_output 0
+}
+
+@test "D7: delete success:true without deleted:true is not done" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply_text cvms-delete 1 0 '{"success":true,"cvm":"tdxlease-aaaaaaaaaaaa"}'
+	run L release aaaaaaaaaaaa
+	assert_failure 5
+	assert_output --partial "lacks deleted:true"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "D8: a done delete without proof of absence keeps the claim at releasing; a later release finishes" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	reply api default 0 "$S/api-200.txt"
+	run L release aaaaaaaaaaaa
+	assert_failure 5
+	assert_output --partial "absence is not confirmed; claim kept at releasing"
+	[ "$(claim get aaaaaaaaaaaa state)" = releasing ]
+	[ "$(grep -c '^api -i' "$FAKE_PHALA/log")" = 2 ]
+	reply cvms-get 2 1 "$S/get-not-found.json"
+	absent_404
+	run L release aaaaaaaaaaaa
+	assert_success
+	run ! has_claim aaaaaaaaaaaa
+}
+
+@test "37: release of a claim whose CVM is not listed goes straight to the get/absence check" {
+	mkclaim aaaaaaaaaaaa
+	reply cvms-get 1 1 "$S/get-not-found.json"
+	absent_404
+	run L release aaaaaaaaaaaa
+	assert_success
+	run grep -c '^cvms list' "$FAKE_PHALA/log"
+	assert_output 0
+}
+
+@test "O5,49: a claim from another account scope is refused by release and never touched" {
+	mkclaim aaaaaaaaaaaa scope_workspace=other-team
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output --partial "in this scope"
+	[ "$(calls)" = 1 ] # whoami only
+	has_claim aaaaaaaaaaaa
+}
+
+@test "D9: release's CLI child runs in its own session (a terminal interrupt cannot reach it)" {
+	mkclaim aaaaaaaaaaaa
+	cat >"$T/phala" <<'SH'
+#!/bin/sh
+if [ "$1" = whoami ]; then cat "$FAKE_PHALA/../who"; exit 0; fi
+echo "$$ $(ps -o sid= -p $$) $(ps -o sid= -p $PPID)" >>"$FAKE_PHALA/sids"
+echo '{"success":false,"error":"Unknown API error"}'
+exit 1
+SH
+	chmod +x "$T/phala"
+	cp "$S/whoami.json" "$T/who"
+	PHALA_LEASE_PHALA=$T/phala run L release aaaaaaaaaaaa
+	assert_failure 1
+	read -r _ own _ <"$FAKE_PHALA/sids"
+	[ "$own" != "$(ps -o sid= -p $$ | tr -d ' ')" ]
+}
+
+# ---- cleanup sweep (43-49, T3-T6, §5) -------------------------------------------
+
+# list_page PAGE TOTALPAGES ITEMS-JSON: a cvms list answer (camelCase, as the CLI builds it).
+list_page() {
+	printf '{\n  "success": true,\n  "page": %s,\n  "pageSize": 100,\n  "total": %s,\n  "totalPages": %s,\n  "items": [%s]\n}\n' \
+		"$1" "${4:-2}" "$2" "$3"
+}
+item() { printf '{"appId":"%s","cvmName":"%s","status":"%s","uptime":"1m"}' "$1" "$2" "${3:-running}"; }
+
+@test "43: an expired claimed CVM: list -> get -> delete -> absence; claim removed; destroy line on stdout" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l1"
+	reply cvms-list 1 0 "$T/l1"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L cleanup
+	assert_success
+	assert_output "destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
+	run cat "$FAKE_PHALA/log"
+	assert_output "whoami --json
+cvms list --page 1 --page-size 100 --json
+cvms get app_$APP --json
+cvms delete app_$APP --force --json
+api -i /cvms/app_$APP"
+	run ! has_claim aaaaaaaaaaaa
+}
+
+@test "--dry-run prints would-destroy and changes nothing" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l1"
+	reply cvms-list 1 0 "$T/l1"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	run L cleanup --dry-run
+	assert_success
+	assert_output "would destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
+	run grep -c '^cvms delete' "$FAKE_PHALA/log"
+	assert_output 0
+	[ "$(claim get aaaaaaaaaaaa state)" = ready ]
+}
+
+@test "44,T3: empty list stdout, bad JSON or success:false: the sweep aborts before any action, claims kept" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	reply cvms-list 1 0
+	run L cleanup
+	assert_failure 5
+	assert_output --partial "cvms list page 1: empty output; nothing done"
+	reply_text cvms-list 2 0 'not json'
+	run L cleanup
+	assert_failure 5
+	reply_text cvms-list 3 1 '{"success":false,"error":"Unknown API error"}'
+	run L cleanup
+	assert_failure 1
+	assert_output --partial "Unknown API error; nothing done"
+	run grep -c -E '^cvms (get|delete)' "$FAKE_PHALA/log"
+	assert_output 0
+	has_claim aaaaaaaaaaaa
+}
+
+@test "12,45,T4: two pages fetched; a claimed CVM on page 2 keeps its claim; no delete when not expired" {
+	mkclaim aaaaaaaaaaaa
+	list_page 1 2 "$(item "$APP2" someone-else)" >"$T/l1"
+	list_page 2 2 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" >"$T/l2"
+	reply cvms-list 1 0 "$T/l1"
+	reply cvms-list 2 0 "$T/l2"
+	run L cleanup
+	assert_success
+	assert_output "skip app_id=$APP lease=aaaaaaaaaaaa reason=not expired"
+	log_has "^cvms list --page 1 --page-size 100 --json\$"
+	log_has "^cvms list --page 2 --page-size 100 --json\$"
+	[ "$(calls)" = 3 ]
+	has_claim aaaaaaaaaaaa
+}
+
+@test "12,T5: an item without id, an id repeated across pages, or totals changing between pages fail the list" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	list_page 1 1 '{"cvmName":"x","status":"running"}' >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L cleanup
+	assert_failure 5
+	assert_output --partial "an item without a valid appId; nothing done"
+	list_page 1 2 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" >"$T/l1"
+	reply cvms-list 2 0 "$T/l1"
+	reply cvms-list 3 0 "$T/l1"
+	run L cleanup
+	assert_failure 5
+	assert_output --partial "repeated across pages"
+	list_page 2 3 "$(item "$APP2" x)" >"$T/l3"
+	reply cvms-list 4 0 "$T/l1"
+	reply cvms-list 5 0 "$T/l3"
+	run L cleanup
+	assert_failure 5
+	assert_output --partial "total/totalPages changed between pages"
+	run grep -c -E '^cvms (get|delete)' "$FAKE_PHALA/log"
+	assert_output 0
+	has_claim aaaaaaaaaaaa
+}
+
+@test "T5: len(items) < total is not an error" {
+	list_page 1 1 "$(item "$APP2" other)" 7 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L cleanup
+	assert_success
+}
+
+@test "46,O2: an ours-by-name CVM without a claim: only the list call, reported as skip" {
+	list_page 1 1 "$(item "$APP" tdxlease-cccccccccccc)" 1 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L cleanup
+	assert_success
+	assert_output "skip app_id=$APP lease=cccccccccccc reason=ours-by-name-without-claim"
+	[ "$(calls)" = 2 ] # whoami, list
+}
+
+@test "47: app-id reuse (claimed id now named <prefix>-<other>): list + get, no delete, claim kept, sweep continues" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	mkclaim bbbbbbbbbbbb expires_at=1000 app_id="$APP2" vm_uuid=
+	list_page 1 1 "$(item "$APP" tdxlease-dddddddddddd),$(item "$APP2" tdxlease-bbbbbbbbbbbb)" >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	get_json tdxlease-dddddddddddd "$APP" "$VM" >"$T/g1"
+	get_json tdxlease-bbbbbbbbbbbb "$APP2" "$VM" >"$T/g2"
+	reply cvms-get 1 0 "$T/g1"
+	reply cvms-get 2 0 "$T/g2"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L cleanup
+	assert_success
+	assert_line --partial "is named 'tdxlease-dddddddddddd', not tdxlease-aaaaaaaaaaaa; refused, no delete"
+	assert_line "skip app_id=$APP lease=aaaaaaaaaaaa reason=ownership refused"
+	assert_line "destroy app_id=$APP2 lease=bbbbbbbbbbbb reason=expired"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	log_has "^cvms delete app_$APP2 "
+	has_claim aaaaaaaaaaaa
+	run ! has_claim bbbbbbbbbbbb
+}
+
+@test "25,48,T6: ambiguous-create within grace is pending (no CLI call on its account); after grace a proven absence removes it" {
+	now=$(date +%s)
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= state=creating recovery=ambiguous-create created_at=$((now - 100))
+	list_page 1 1 "" 0 >"$T/l"
+	reply cvms-list default 0 "$T/l"
+	run L cleanup
+	assert_success
+	assert_output "skip app_id=- lease=aaaaaaaaaaaa reason=ambiguous create recovery pending"
+	[ "$(calls)" = 2 ]
+	has_claim aaaaaaaaaaaa
+	reset_log
+	claim set aaaaaaaaaaaa created_at=$((now - 301)) >/dev/null
+	reply api default 1 "$S/api-404.txt"
+	run L cleanup
+	assert_success
+	assert_output "removed claim lease=aaaaaaaaaaaa reason=ambiguous-create-absent"
+	log_has "^cvms list --search tdxlease-aaaaaaaaaaaa "
+	log_has "^api -i /cvms/tdxlease-aaaaaaaaaaaa\$"
+	run ! has_claim aaaaaaaaaaaa
+}
+
+@test "48: ambiguous-create after grace without proof of absence is kept with a warning" {
+	now=$(date +%s)
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= state=creating recovery=ambiguous-create created_at=$((now - 1000))
+	list_page 1 1 "" 0 >"$T/l"
+	reply cvms-list default 0 "$T/l"
+	reply api default 0 "$S/api-200.txt"
+	run L cleanup
+	assert_success
+	assert_output --partial "absence not proven; claim kept"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "48: state creating without recovery (crashed acquire) is treated as ambiguous-create; one match is adopted" {
+	now=$(date +%s)
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= state=creating created_at=$((now - 1000)) expires_at=$((now + 100))
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l"
+	reply cvms-list default 0 "$T/l"
+	run L cleanup
+	assert_success
+	assert_output "skip app_id=$APP lease=aaaaaaaaaaaa reason=not expired"
+	[ "$(claim get aaaaaaaaaaaa app_id)" = "$APP" ]
+}
+
+@test "48: rollback-cleanup is destroyed via the gate; kept-after-failure and keep=true are never removed" {
+	mkclaim aaaaaaaaaaaa recovery=rollback-cleanup
+	mkclaim bbbbbbbbbbbb recovery=kept-after-failure keep=true app_id="$APP2" expires_at=1000
+	mkclaim cccccccccccc keep=true app_id=2222222222222222222222222222222222222222 expires_at=1000
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa),$(item "$APP2" tdxlease-bbbbbbbbbbbb),$(item 2222222222222222222222222222222222222222 tdxlease-cccccccccccc)" >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L cleanup
+	assert_success
+	assert_line "destroy app_id=$APP lease=aaaaaaaaaaaa reason=rollback-cleanup"
+	assert_line "skip app_id=$APP2 lease=bbbbbbbbbbbb reason=keep"
+	assert_line "skip app_id=2222222222222222222222222222222222222222 lease=cccccccccccc reason=keep"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	has_claim bbbbbbbbbbbb
+	has_claim cccccccccccc
+}
+
+@test "§5: a live stopped/error status counts as expired; provisioning waits for expiry plus the margin" {
+	now=$(date +%s)
+	mkclaim aaaaaaaaaaaa
+	mkclaim bbbbbbbbbbbb state=provisioning app_id="$APP2" vm_uuid= expires_at=$((now - 100))
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa stopped),$(item "$APP2" tdxlease-bbbbbbbbbbbb starting)" >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" stopped >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L cleanup
+	assert_success
+	assert_line "destroy app_id=$APP lease=aaaaaaaaaaaa reason=stopped"
+	assert_line "skip app_id=$APP2 lease=bbbbbbbbbbbb reason=not expired"
+}
+
+@test "§5 missing-CVM rule: a claim whose CVM is not listed is removed only on proof of absence" {
+	mkclaim aaaaaaaaaaaa
+	mkclaim bbbbbbbbbbbb app_id="$APP2" vm_uuid=
+	list_page 1 1 "" 0 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	reply cvms-get 1 1 "$S/get-not-found.json"
+	reply_text cvms-get 2 1 '{"success":false,"error":"Unknown API error"}'
+	reply api 1 1 "$S/api-404.txt"
+	run L cleanup
+	assert_failure 1
+	assert_line "removed claim lease=aaaaaaaaaaaa app_id=$APP reason=absent"
+	assert_line --partial "Unknown API error; claim kept"
+	run ! has_claim aaaaaaaaaaaa
+	has_claim bbbbbbbbbbbb
+	run grep -c '^cvms delete' "$FAKE_PHALA/log"
+	assert_output 0
+}
+
+@test "49,O5: a claim from another account scope is never touched by the sweep" {
+	mkclaim aaaaaaaaaaaa scope_workspace=other-team expires_at=1000
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L cleanup
+	assert_success
+	assert_output ""
+	[ "$(calls)" = 2 ]
+	has_claim aaaaaaaaaaaa
+}
+
+@test "2.5: an unreadable claim is skipped; the other leases keep working" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	mkclaim bbbbbbbbbbbb
+	replace_text "$CLAIMS/bbbbbbbbbbbb.json" '"lease_id":"bbbbbbbbbbbb"' '"lease_id":"cccccccccccc"' 
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L cleanup
+	assert_success
+	assert_line "destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
+	[ -f "$CLAIMS/bbbbbbbbbbbb.json" ]
+}
+
+# ---- attestation gate (52-60, S6, §1.2) --------------------------------------------
+# Real evidence: testdata/phala-info.json (Info) and a GetQuote-shaped answer
+# built from the same CVM's quote and log. Its REPORTDATA is what the real CVM
+# put there, so it stands for "a quote bound to something else".
+
+RD_REAL=997dfa609c1256a26b7b7f10cc60e5ec28bffd805fb1536a5387510787b479db9c52d3c8ea37b1e85ab673075bbe213361a61a60c95f4960aca49d12b32bfbdf
+APP_REAL=944edab771280ede410e7b9e66fcaee6b2c4a12c
+
+evidence() {
+	"$BIN/phala-json" value "$DATA/phala-info.json" tcb_info >"$T/tcb.json"
+	"$BIN/phala-json" object quote="$(od -An -v -tx1 "$DATA/phala-quote.bin" | tr -d ' \n')" \
+		event_log="$("$BIN/phala-json" value "$T/tcb.json" event_log)" >"$T/quote.json"
+	cp "$DATA/phala-info.json" "$T/info.json"
+	cp "$DATA/phala-compose.yml" "$T/compose.yml"
+	mkdir -p "$T/stub"
+	ln -sf "$ROOT/t/helpers/stub-dcap" "$T/stub/tdx-dcap-verify"
+	ln -sf "$ROOT/t/helpers/stub-dcap" "$T/stub/tdx-collateral-fetch"
+	export STUB_DCAP=$T/stub PHALA_LEASE_DCAP_VERIFY=$T/stub/tdx-dcap-verify
+	export PHALA_LEASE_COLLATERAL_FETCH=$T/stub/tdx-collateral-fetch
+}
+AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "$T/compose.yml" "$@"; }
+
+@test "53,54,§1.2: real evidence passes replay, identity, compose, policy, image and binding; DCAP runs with fetched collateral; evidence full length" {
+	evidence
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_success
+	assert_line "mrtd=f06dfda6dce1cf904d4e2bab1dc370634cf95cefa2ceb2de2eee127c9382698090d7a4a13e14c536ec6c9c3c8fa87077"
+	assert_line "rtmr3=700a470643dc8e2f4460aaa486fd7f98dc1416422951b56ae029340b7cd5d651efd7c9a39a03ce0f1147a340c919ce63"
+	assert_line "compose_hash=609b684c8e7b2f31e3198885cfd5569c88feb33bec7ed18270791f13bb0f7449"
+	assert_line "app_id=$APP_REAL"
+	assert_line "quote_sha256=$(sha256sum <"$DATA/phala-quote.bin" | cut -d' ' -f1)"
+	run cat "$STUB_DCAP/log"
+	assert_line --regexp "^tdx-collateral-fetch -o .*/collateral.json .*/quote.hex\$"
+	assert_line --regexp "^tdx-dcap-verify --collateral .*/collateral.json .*/quote.hex\$"
+}
+
+@test "§1.2 with the real tdx-dcap-verify: reduced mode (explicit) passes the real evidence end to end; a flipped signature byte fails" {
+	evidence
+	unset PHALA_LEASE_DCAP_VERIFY PHALA_LEASE_COLLATERAL_FETCH
+	[ -x "$BIN/tdx-dcap-verify" ]
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL" --reduced
+	assert_success
+	assert_line "app_id=$APP_REAL"
+	cp "$DATA/phala-quote.bin" "$T/q.bin"
+	flip_byte "$T/q.bin" 700
+	"$BIN/phala-json" object quote="$(od -An -v -tx1 "$T/q.bin" | tr -d ' \n')" \
+		event_log="$("$BIN/phala-json" value "$T/tcb.json" event_log)" >"$T/quote.json"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL" --reduced
+	assert_failure 1
+	assert_output --partial "tdx-dcap-verify rejected the quote (reduced mode)"
+}
+
+@test "§1.2 with the real tools: online mode without reachable collateral fails the gate (no silent downgrade)" {
+	evidence
+	unset PHALA_LEASE_DCAP_VERIFY PHALA_LEASE_COLLATERAL_FETCH
+	echo "pccs = http://127.0.0.1:9" >"$T/c.conf"
+	PHALA_LEASE_CONFIG=$T/c.conf run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "cannot fetch from http://127.0.0.1:9"
+}
+
+@test "§1.2: a quote bound to another nonce/host key (REPORTDATA) is rejected" {
+	evidence
+	run AV --app-id "$APP_REAL" --report-data "${RD_REAL%??}00"
+	assert_failure 1
+	assert_output --partial "report-data:"
+	assert_output --partial "is not the expected"
+}
+
+@test "55: a wrong expected app id, an extra line in the compose, a tampered app_compose: each rejected" {
+	evidence
+	run AV --app-id "$APP" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "app-id"
+	echo "# extra" >>"$T/compose.yml"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "compose"
+	cp "$DATA/phala-compose.yml" "$T/compose.yml"
+	replace_text "$T/info.json" 'sleep' 'sleeq'
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+}
+
+@test "23 (notes 8.23): app_compose policy: allowed_envs, gateway flag and pre-launch script allow-list" {
+	evidence
+	PHALA_LEASE_CONFIG=$T/c.conf
+	export PHALA_LEASE_CONFIG
+	echo "allowed_prelaunch = $T/none" >"$T/c.conf"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "pre_launch_script sha256 bf12939bc82c9bdd103b6b1226913e6da58ed7cfcfc7c7ae808ac0813715b9a8 is not in the allow-list"
+	echo "allowed_images = $T/none" >"$T/c.conf"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "allowed-image list $T/none missing"
+	echo "0000 1111 2222 3333" >"$T/imgs"
+	echo "allowed_images = $T/imgs" >"$T/c.conf"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "is not in the allowed-image list"
+}
+
+@test "59,§1.2: DCAP is mandatory: a missing verifier, a failed collateral fetch or a failed verification each fail the gate" {
+	evidence
+	PHALA_LEASE_DCAP_VERIFY=$T/nothing-here run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	PHALA_LEASE_DCAP_VERIFY='' PHALA_LEASE_COLLATERAL_FETCH=$T/no-fetch run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	echo 5 >"$STUB_DCAP/rc"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "collateral"
+	rm "$STUB_DCAP/rc" "$STUB_DCAP/log"
+	echo "x" >"$T/coll.json"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL" --collateral "$T/coll.json"
+	assert_success
+	run cat "$STUB_DCAP/log"
+	assert_output --regexp "^tdx-dcap-verify --collateral $T/coll.json .*quote.hex\$"
+}
+
+@test "52: empty Info, 'curl: (7)' text and an Info without tcb_info are rejected" {
+	evidence
+	: >"$T/info.json"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	echo "curl: (7) Failed to connect" >"$T/info.json"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	printf 'banner\n{"app_id":"x"}\n' >"$T/info.json"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+}
+
+@test "S6,60: attestation is on by default; a gate failure destroys the CVM even with --keep; no claim left" {
+	evidence
+	acquire_answers
+	cp "$T/quote.json" "$T/info.json" "$FAKE_SSH/"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L acquire --keep
+	assert_failure 1
+	assert_output --partial "attestation failed"
+	assert_output --partial "rolled back"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
+	# accept-new only before the gate, yes for the evidence fetch
+	grep -q 'StrictHostKeyChecking=accept-new .*phala-lease-ready' "$FAKE_SSH/log"
+	grep -q 'StrictHostKeyChecking=yes .*sh -s quote [0-9a-f]\{64\} phala-lease-ssh$' "$FAKE_SSH/log"
+}
+
+@test "60,§6: an untrusted project file cannot disable attestation" {
+	evidence
+	acquire_answers
+	cp "$T/quote.json" "$T/info.json" "$FAKE_SSH/"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	echo "attest = false" >.phala-lease.conf
+	run L acquire
+	assert_failure 1
+	assert_output --partial "untrusted file may only turn attestation on"
+	assert_output --partial "attestation failed"
+}
+
+@test "60: a trusted user config may disable attestation; the lease is then not usable while attestation is required" {
+	acquire_answers
+	mkdir -p "$XDG_CONFIG_HOME/phala-lease"
+	echo "attest = false" >"$XDG_CONFIG_HOME/phala-lease/config"
+	run L acquire
+	assert_success
+	l=$(only_claim)
+	[ "$(claim get "$l" attested)" = false ]
+	PHALA_LEASE_ATTEST=true run L ssh "$l" true
+	assert_failure 4
+	assert_output --partial "not attested; not usable"
+}
+
+# ---- list, status, resolve, touch (9, 11, 22-26, 41, 42, U1-U3) ---------------------
+
+@test "9,11,O2-O4: list shows claimed leases only; empty items are valid; foreign and ours-by-name CVMs are not listed" {
+	list_page 1 1 "" 0 >"$T/l0"
+	reply cvms-list 1 0 "$T/l0"
+	run L list
+	assert_success
+	assert_output "$(printf 'LEASE\tSLUG\tAPP_ID\tSTATE\tLIVE\tEXPIRES\tHOST')"
+	mkclaim aaaaaaaaaaaa slug=web
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa),$(item "$APP2" production-db),$(item 2222222222222222222222222222222222222222 tdxlease-cccccccccccc)" >"$T/l"
+	reply cvms-list 2 0 "$T/l"
+	run L list --json
+	assert_success
+	assert_line --regexp '^\[\{"lease_id":"aaaaaaaaaaaa","slug":"web","app_id":"'"$APP"'","state":"ready","recovery":"","live_status":"running",.*\}\]$'
+	refute_output --partial production-db
+	assert_line --partial "CVM tdxlease-cccccccccccc (app_2222222222222222222222222222222222222222) looks like ours but has no claim"
+}
+
+@test "24: only an exact <prefix>-<12 hex> name is ours-by-name" {
+	list_page 1 1 "$(item "$APP" tdxlease-),$(item "$APP2" tdxlease-AAAAAAAAAAAA),$(item 2222222222222222222222222222222222222222 tdxlease-aaaaaaaaaaaa0)" >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L cleanup
+	assert_success
+	assert_output ""
+}
+
+@test "13,41,U3: status reads the claim and one get (nested shape); it writes nothing and never bootstraps" {
+	mkclaim aaaaaaaaaaaa slug=web
+	rev=$(claim get aaaaaaaaaaaa revision)
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	run L status aaaaaaaaaaaa
+	assert_success
+	assert_line "  live running"
+	assert_line "  host $APP-22.dstack-pha-prod7.phala.network:443"
+	[ "$(calls)" = 1 ]
+	[ "$(claim get aaaaaaaaaaaa revision)" = "$rev" ]
+	run grep -c . "$FAKE_SSH/log"
+	assert_failure
+}
+
+@test "13,§5: status decodes the flat 2025-10-28 shape; a live error status overrides the claim state; not found => absent" {
+	mkclaim aaaaaaaaaaaa
+	reply_text cvms-get default 0 "{\"success\":true,\"id\":7,\"name\":\"tdxlease-aaaaaaaaaaaa\",\"status\":\"error\",\"in_progress\":false,\"app_id\":\"$APP\",\"vm_uuid\":\"$VM\",\"gateway_domain\":\"gw.example:8443\"}"
+	run L status --json aaaaaaaaaaaa
+	assert_success
+	assert_output --partial '"state":"ready","recovery":"","live_status":"error"'
+	run L status aaaaaaaaaaaa
+	assert_line "  state error"
+	rm -r "$FAKE_PHALA/cvms-get"
+	reply cvms-get default 1 "$S/get-not-found.json"
+	absent_404
+	run L status aaaaaaaaaaaa
+	assert_line "  live absent"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "42,U2: an exact lease id or app id wins over a slug; several slug matches are exit 2" {
+	mkclaim aaaaaaaaaaaa slug=bbbbbbbbbbbb
+	mkclaim bbbbbbbbbbbb app_id="$APP2" vm_uuid= slug=x
+	mkclaim cccccccccccc app_id=2222222222222222222222222222222222222222 vm_uuid= slug=x
+	reply_text cvms-get default 1 '{"success":false,"error":"Unknown API error"}'
+	run L status bbbbbbbbbbbb
+	assert_line "lease bbbbbbbbbbbb (x)"
+	run L status "app_$APP"
+	assert_line "lease aaaaaaaaaaaa (bbbbbbbbbbbb)"
+	run L status x
+	assert_failure 2
+	assert_output --partial "matches 2 leases by slug"
+	run L status nope
+	assert_failure 4
+}
+
+@test "22,26: acquire --slug normalises and de-duplicates; list shows it; later writes never blank it" {
+	acquire_answers
+	mkclaim aaaaaaaaaaaa slug=my-box
+	run L acquire --no-attest --slug "My Box"
+	assert_success
+	l=$(leases | grep -v aaaaaaaaaaaa)
+	run claim get "$l" slug
+	assert_output --regexp '^my-box-[0-9a-f]{4}$'
+	list_page 1 1 "$(item "$APP" "tdxlease-$l")" 1 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L list
+	assert_line --partial "$l	my-box-"
+}
+
+@test "23: touch (ssh) updates last_touched_at and expires_at, keeps created_at, keep and gateway_host" {
+	mkclaim aaaaaaaaaaaa created_at=1000 last_touched_at=1000 expires_at=2800 keep=true
+	host=$(claim get aaaaaaaaaaaa gateway_host)
+	PHALA_LEASE_NOW=5000 run L ssh aaaaaaaaaaaa echo hi
+	assert_success
+	assert_output "fake-ssh: echo hi"
+	[ "$(claim get aaaaaaaaaaaa created_at)" = 1000 ]
+	[ "$(claim get aaaaaaaaaaaa last_touched_at)" = 5000 ]
+	[ "$(claim get aaaaaaaaaaaa expires_at)" = 6400 ] # min(5000+1800, 1000+5400)
+	[ "$(claim get aaaaaaaaaaaa keep)" = true ]
+	[ "$(claim get aaaaaaaaaaaa gateway_host)" = "$host" ]
+	[ "$(calls)" = 0 ]
+}
+
+@test "U1: ssh refuses recovery claims, non-ready claims and non-attested claims" {
+	mkclaim aaaaaaaaaaaa recovery=rollback-cleanup
+	mkclaim bbbbbbbbbbbb app_id="$APP2" state=provisioning
+	mkclaim cccccccccccc app_id=2222222222222222222222222222222222222222 attested=false
+	for l in aaaaaaaaaaaa bbbbbbbbbbbb cccccccccccc; do
+		run L ssh "$l" true
+		assert_failure 4
+	done
+	run grep -c . "$FAKE_SSH/log"
+	assert_failure
+}
+
+# ---- gateway, proxy, ssh-config (14-18) ------------------------------------------------
+
+@test "14,15,17: gateway host from app_id + base_domain, :port honoured, a long host stored untruncated" {
+	long=$(printf 'd%.0s' $(seq 60)).$(printf 'e%.0s' $(seq 60)).gateway.example # host > 140 bytes
+	sed "s/\"tdx-lease-01\"/\"@NAME@\"/; s/dstack-pha-prod7.phala.network\"/$long:8443\"/" "$S/get.json" >"$T/g"
+	sed 's/tdx-lease-01/@NAME@/' "$S/deploy.out" >"$T/d"
+	reply deploy 1 0 "$T/d"
+	reply cvms-get default 0 "$T/g"
+	run L acquire --no-attest --json
+	assert_success
+	assert_line --regexp "^\{\"lease_id\":\"[0-9a-f]{12}\",\"name\":\"tdxlease-[0-9a-f]{12}\",\"app_id\":\"$APP\",\"gateway_host\":\"$APP-22.$long\",\"gateway_port\":8443,"
+	log_has "^cvms get app_$APP --json\$"
+	l=$(only_claim)
+	[ "$(claim get "$l" gateway_host)" = "$APP-22.$long" ]
+	PHALA_LEASE_ATTEST=false run L ssh-config "$l"
+	assert_line "  HostName $APP-22.$long"
+	assert_line "  Port 8443"
+	assert_line --regexp "^  ProxyCommand .* --port 8443 $APP-22.$long\$"
+}
+
+@test "15: a running CVM without a gateway domain is not ready (bounded wait, then rollback)" {
+	sed 's/"tdx-lease-01"/"@NAME@"/; s/"base_domain": "dstack-pha-prod7.phala.network"/"base_domain": null/' "$S/get.json" >"$T/g"
+	sed 's/tdx-lease-01/@NAME@/' "$S/deploy.out" >"$T/d"
+	reply deploy 1 0 "$T/d"
+	reply cvms-get default 0 "$T/g"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	PHALA_LEASE_READY_TIMEOUT=1 run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "not ready after 1s; rolled back"
+	[ "$(nclaims)" = 0 ]
+}
+
+@test "16,18: ssh-config: tool path with spaces quoted, % doubled, host last; per-lease known_hosts, strict checking" {
+	mkclaim aaaaaaaaaaaa slug=web
+	mkdir -p "$T/my tools%1"
+	PHALA_LEASE_PROXY="$T/my tools%1/phala-proxy" run L ssh-config aaaaaaaaaaaa
+	assert_success
+	kd=$XDG_STATE_HOME/phala-lease/leases/aaaaaaaaaaaa
+	assert_line "Host aaaaaaaaaaaa.phala web.phala"
+	assert_line "  ProxyCommand '$T/my tools%%1/phala-proxy' --port 443 $APP-22.dstack-pha-prod7.phala.network"
+	assert_line "  UserKnownHostsFile $kd/known_hosts"
+	assert_line "  StrictHostKeyChecking yes"
+	assert_line "  IdentityFile $kd/id_ed25519"
+	assert_line "  IdentitiesOnly yes"
+	assert_line "  ForwardAgent no"
+	[ "$(calls)" = 0 ]
+}
+
+@test "ssh-config without a lease prints an Include-able file with every usable lease and no unusable one" {
+	mkclaim aaaaaaaaaaaa
+	mkclaim bbbbbbbbbbbb recovery=kept-after-failure keep=true
+	run L ssh-config
+	assert_success
+	assert_line "Host aaaaaaaaaaaa.phala"
+	refute_output --partial bbbbbbbbbbbb
+}
+
+@test "ssh passes the §7 options with the pinned key and the lease's known_hosts" {
+	mkclaim aaaaaaaaaaaa
+	run L ssh aaaaaaaaaaaa uname -a
+	assert_success
+	kd=$XDG_STATE_HOME/phala-lease/leases/aaaaaaaaaaaa
+	run cat "$FAKE_SSH/log"
+	assert_output --partial "-F none -i $kd/id_ed25519 -o BatchMode=yes -o IdentitiesOnly=yes -o ForwardAgent=no -o ForwardX11=no -o UserKnownHostsFile=$kd/known_hosts -o ServerAliveInterval=15 -o ServerAliveCountMax=4 -o ControlMaster=no"
+	assert_output --partial "-o StrictHostKeyChecking=yes"
+	assert_output --partial "-p 443 -l root $APP-22.dstack-pha-prod7.phala.network uname -a"
+}
+
+# ---- doctor, config (50, 61-64) ------------------------------------------------------
+
+@test "50: doctor runs --version, whoami --json (success required), then a list" {
+	list_page 1 1 "" 0 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	run L doctor
+	assert_success
+	assert_line "account: workspace=my-team api=$API node=none"
+	run cat "$FAKE_PHALA/log"
+	assert_output "--version
+whoami --json
+cvms list --page 1 --page-size 100 --json"
+	reply_text whoami 2 1 '{"success":false,"error":"Not authenticated. Run \"phala login\" first."}'
+	run L doctor
+	assert_failure 1
+	assert_output --partial "Not authenticated"
+	reply_text whoami 3 0 ''
+	run L doctor
+	assert_failure 5
+}
+
+@test "61,64: defaults, trusted file, env and flags in precedence order; node trimmed" {
+	acquire_answers
+	mkdir -p "$XDG_CONFIG_HOME/phala-lease"
+	printf 'instance_type = tdx.large\nnode =   7  \nttl = 2h\n' >"$XDG_CONFIG_HOME/phala-lease/config"
+	run L acquire --no-attest
+	assert_success
+	run grep '^deploy ' "$FAKE_PHALA/log"
+	assert_output --regexp " -t tdx.large .*--node-id 7\$"
+	l=$(only_claim)
+	[ "$(claim get "$l" ttl_secs)" = 7200 ]
+	[ "$(claim get "$l" scope_node)" = 7 ]
+	reset_log
+	PHALA_LEASE_TYPE=tdx.medium PHALA_LEASE_NODE=8 run L --node 9 acquire --no-attest
+	run grep '^deploy ' "$FAKE_PHALA/log"
+	assert_output --regexp " -t tdx.medium .*--node-id 9\$"
+}
+
+@test "62: an untrusted project file cannot change CLI path, API base, node or compose, but can set type and work dir" {
+	acquire_answers
+	printf 'phala = /bin/false\napi_prefix = http://evil.example/api/v1\nnode = 3\ncompose = x.yml\ninstance_type = tdx.medium\nwork_dir = /var/volatile/x\n' >.phala-lease.conf
+	run L acquire --no-attest
+	assert_success
+	assert_output --partial "'phala' is not accepted from a project file; ignored"
+	assert_output --partial "'api_prefix' is not accepted from a project file; ignored"
+	run grep '^deploy ' "$FAKE_PHALA/log"
+	assert_output --partial " -t tdx.medium --dev-os "
+	refute_output --partial "--node-id"
+	refute_output --partial "x.yml"
+}
+
+@test "63: exit 2 for a bad instance type, a work dir outside /var/volatile/, a compose URL or one escaping via .." {
+	echo "instance_type = ../x" >.phala-lease.conf
+	run L acquire --no-attest
+	assert_failure 2
+	echo "work_dir = /tmp/x" >.phala-lease.conf
+	run L acquire --no-attest
+	assert_failure 2
+	assert_output --partial "strict subdirectory of /var/volatile/"
+	echo "work_dir = /var/volatile/" >.phala-lease.conf
+	run L acquire --no-attest
+	assert_failure 2
+	rm .phala-lease.conf
+	run L acquire --no-attest -c https://example.com/c.yml
+	assert_failure 2
+	run L acquire --no-attest -c ../c.yml
+	assert_failure 2
+	run L acquire --no-attest -t 'Tdx;rm'
+	assert_failure 2
+	[ "$(calls)" = 0 ]
+}
+
+@test "6: PHALA_LEASE_CONFIG names the only file read; the API base from trusted env reaches the CLI" {
+	list_page 1 1 "" 0 >"$T/l"
+	reply cvms-list 1 0 "$T/l"
+	echo "api_prefix = http://127.0.0.1:9/api/v1" >"$T/only.conf"
+	echo "api_prefix = http://ignored/api/v1" >.phala-lease.conf
+	cat >"$T/phala" <<'SH'
+#!/bin/sh
+echo "${PHALA_CLOUD_API_PREFIX:-unset} ${PHALA_DISABLE_UPDATE_CHECK:-} ${DEBUG:-nodebug}" >>"$FAKE_PHALA/env"
+exec "$ROOT/t/helpers/fake-phala" "$@"
+SH
+	chmod +x "$T/phala"
+	PHALA_LEASE_CONFIG=$T/only.conf DEBUG=1 PHALA_LEASE_PHALA=$T/phala run L doctor
+	assert_success
+	assert_line "account: workspace=my-team api=http://127.0.0.1:9/api/v1 node=none"
+	run sort -u "$FAKE_PHALA/env"
+	assert_output "http://127.0.0.1:9/api/v1 1 nodebug"
+}
+
+@test "usage errors are exit 2" {
+	run L
+	assert_failure 2
+	run L frobnicate
+	assert_failure 2
+	run L acquire --bogus
+	assert_failure 2
+	run L status
+	assert_failure 2
+	run L --help
+	assert_success
+	assert_output --partial "usage: phala-lease"
+}
+
+@test "contrib/examples/crabbox-run.sh: acquire, run, release around one command" {
+	acquire_answers
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	PHALA_LEASE_ATTEST=false run "$ROOT/contrib/examples/crabbox-run.sh" echo hi
+	assert_success
+	assert_line "fake-ssh: echo hi"
+	assert_line --regexp "^destroy app_id=$APP lease=[0-9a-f]{12} reason=release\$"
+	[ "$(nclaims)" = 0 ]
+	run grep -c -E '^(deploy|cvms delete) ' "$FAKE_PHALA/log"
+	assert_output 2
+}
+
+@test "contrib/systemd: the sweep service runs cleanup; the timer triggers it" {
+	grep -qx 'ExecStart=/usr/local/bin/phala-lease cleanup' "$ROOT/contrib/systemd/phala-lease-cleanup.service"
+	grep -qx 'OnUnitActiveSec=10min' "$ROOT/contrib/systemd/phala-lease-cleanup.timer"
+	run grep -c 'PHALA_CLOUD_API_KEY=' "$ROOT/contrib/systemd/phala-lease-cleanup.service"
+	assert_output 1 # only in the comment that tells where the key goes
+}
+
+# ---- fault run (issue 6: every step of acquire fails in turn) ----------------------------
+
+FOREIGN=ffffffffffffffffffffffffffffffffffffffff
+OURS_NO_CLAIM=eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee
+
+# world_check: no CVM created by acquire without a claim; nothing deleted
+# that was not claimed; the foreign and the unclaimed ours-by-name CVMs live.
+world_check() {
+	for f in "$FAKE_WORLD"/cvms/*; do
+		[ -f "$f" ] || continue
+		app=$(basename "$f")
+		read -r name _ _ <"$f"
+		case $app in "$FOREIGN" | "$OURS_NO_CLAIM") continue ;; esac
+		l=${name#tdxlease-}
+		has_claim "$l" || { echo "$1: CVM $name ($app) exists without a claim"; return 1; }
+	done
+	[ -f "$FAKE_WORLD/cvms/$FOREIGN" ] || { echo "$1: the foreign CVM was deleted"; return 1; }
+	[ -f "$FAKE_WORLD/cvms/$OURS_NO_CLAIM" ] || { echo "$1: the unclaimed ours-by-name CVM was deleted"; return 1; }
+	if [ -f "$FAKE_WORLD/deleted" ]; then
+		while read -r app name; do
+			grep -q -- "-n $name " "$FAKE_WORLD/log" || { echo "$1: deleted $name ($app), never deployed by us"; return 1; }
+		done <"$FAKE_WORLD/deleted"
+	fi
+}
+
+@test "fault run: each acquire step fails in turn (definitive, Unknown API error, timeout, empty rc 0, SIGKILL); cleanup leaves nothing unclaimed and deletes nothing foreign" {
+	export FAKE_WORLD_TEMPLATES=$S PHALA_LEASE_PHALA=$ROOT/t/helpers/fake-phala-world PHALA_LEASE_CLI_TIMEOUT=2
+	export PHALA_LEASE_READY_TIMEOUT=4 PHALA_LEASE_SSH_TRIES=1 PHALA_LEASE_GRACE=0
+	n=0
+	for fault in "version 1 unknown" "version 1 empty" "version 1 kill" "whoami 1 unknown" "whoami 1 timeout" "whoami 1 empty" \
+		"deploy 1 definitive" "deploy 1 unknown" "deploy 1 timeout" "deploy 1 empty" "deploy 1 kill" \
+		"cvms-get 1 unknown" "cvms-get 1 timeout" "cvms-get 1 empty" "cvms-get 1 kill" \
+		"ssh - fail" "cvms-delete 1 unknown" "cvms-delete 1 timeout" "cvms-delete 1 empty" "cvms-delete 1 kill" \
+		"api 1 unknown" "api 1 kill" "cvms-list 1 unknown" "cvms-list 1 empty"; do
+		n=$((n + 1))
+		export FAKE_WORLD=$T/world$n
+		mkdir -p "$FAKE_WORLD/cvms"
+		echo "production-db 11111111-0000-4000-8000-000000000000 running" >"$FAKE_WORLD/cvms/$FOREIGN"
+		echo "tdxlease-0123456789ab 22222222-0000-4000-8000-000000000000 running" >"$FAKE_WORLD/cvms/$OURS_NO_CLAIM"
+		rm -f "$FAKE_SSH/fail"
+		step=${fault%% *}
+		if [ "$step" = ssh ]; then
+			touch "$FAKE_SSH/fail"
+		else
+			echo "$fault" >"$FAKE_WORLD/faults"
+			# the later steps only happen after a failure: make SSH fail so
+			# that rollback (get, delete, api) runs
+			case $step in cvms-delete | api) touch "$FAKE_SSH/fail" ;; esac
+		fi
+		"$BIN/phala-lease" acquire --no-attest >"$T/acq$n.out" 2>"$T/acq$n.err" &
+		echo $! >"$FAKE_WORLD/lease.pid"
+		rc=0
+		wait "$(cat "$FAKE_WORLD/lease.pid")" || rc=$?
+		echo "$fault: acquire rc $rc" >>"$T/summary"
+		world_check "$fault (after acquire, rc $rc)" || { cat "$T/acq$n.err"; false; }
+		# cleanup, fault-free, a day later
+		rm -f "$FAKE_WORLD/faults" "$FAKE_WORLD"/*.count
+		PHALA_LEASE_NOW=$(($(date +%s) + 86400)) "$BIN/phala-lease" cleanup >"$T/cl$n.out" 2>"$T/cl$n.err" ||
+			{ echo "$fault: cleanup failed"; cat "$T/acq$n.err" "$T/cl$n.err"; false; }
+		world_check "$fault (after cleanup)" || { cat "$T/acq$n.err" "$T/cl$n.err"; false; }
+		sed "s/^/  cleanup: /" "$T/cl$n.out" >>"$T/summary"
+		left=$(find "$FAKE_WORLD/cvms" -type f | wc -l)
+		[ "$left" = 2 ] || { echo "$fault: $left CVMs left after cleanup"; ls "$FAKE_WORLD/cvms"; cat "$T/cl$n.err"; false; }
+		[ "$(nclaims)" = 0 ] || { echo "$fault: claims left after cleanup"; leases; cat "$T/acq$n.err" "$T/cl$n.err"; false; }
+	done
+	# The faults did strike: kills killed, and the sweep had work to do.
+	run cat "$T/summary"
+	assert_line "deploy 1 kill: acquire rc 137"
+	assert_line "cvms-get 1 kill: acquire rc 137"
+	assert_line "cvms-delete 1 kill: acquire rc 137"
+	assert_line "deploy 1 definitive: acquire rc 1"
+	assert_line "whoami 1 empty: acquire rc 5"
+	assert_line "ssh - fail: acquire rc 1"
+	[ "$(grep -c '^  cleanup: destroy ' "$T/summary")" -ge 8 ]
+	[ "$(grep -c '^  cleanup: removed claim ' "$T/summary")" -ge 1 ]
+}
+
+@test "a claim write refused during acquire (a gateway domain phala-claim rejects) rolls back through the gate" {
+	sed 's/"tdx-lease-01"/"@NAME@"/; s/dstack-pha-prod7.phala.network"/bad_domain!.example"/' "$S/get.json" >"$T/g"
+	sed 's/tdx-lease-01/@NAME@/' "$S/deploy.out" >"$T/d"
+	reply deploy 1 0 "$T/d"
+	reply cvms-get default 0 "$T/g"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L acquire --no-attest
+	assert_failure 1
+	assert_output --partial "write failed"
+	assert_output --partial "rolled back"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
+}
+
+@test "§1.2: the binding SHA-512(tag : nonce host-key-blob) that the guest and the client share matches an independent computation" {
+	nonce=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+	blob=$(cut -d' ' -f2 "$T/ssh/hostkey.pub")
+	want=$({ printf 'phala-lease-ssh:'; perl -e 'print pack("H*", $ARGV[0])' "$nonce"; printf '%s' "$blob" | base64 -d; } |
+		openssl dgst -sha512 -r | cut -c1-128)
+	run sh "$ROOT/share/phala-lease/guest-evidence.sh" report-data "$nonce" phala-lease-ssh "$blob"
+	assert_output "$want"
+	run sh "$ROOT/share/phala-lease/guest-evidence.sh" report-data "${nonce%?}0" phala-lease-ssh "$blob"
+	refute_output "$want"
+}
+
+@test "41,U3: status --wait polls read-only gets until running; the cached host is shown; nothing is written or bootstrapped" {
+	mkclaim aaaaaaaaaaaa
+	rev=$(claim get aaaaaaaaaaaa revision)
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" starting >"$T/g1"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" running >"$T/g2"
+	reply cvms-get 1 0 "$T/g1"
+	reply cvms-get 2 0 "$T/g1"
+	reply cvms-get 3 0 "$T/g2"
+	run L status --wait aaaaaaaaaaaa
+	assert_success
+	assert_line "  live running"
+	assert_line "  host $APP-22.dstack-pha-prod7.phala.network:443"
+	run cat "$FAKE_PHALA/log"
+	assert_output "cvms get app_$APP --json
+cvms get app_$APP --json
+cvms get app_$APP --json"
+	[ "$(claim get aaaaaaaaaaaa revision)" = "$rev" ]
+	[ ! -e "$FAKE_SSH/log" ]
+	rm -rf "$FAKE_PHALA"/*.count "$FAKE_PHALA/cvms-get"
+	reply cvms-get default 0 "$T/g1"
+	PHALA_LEASE_READY_TIMEOUT=1 run L status --wait aaaaaaaaaaaa
+	assert_failure 5
+	assert_line "  live starting"
+}
+
+@test "65: the live smoke test never runs the tool without the opt-in: environment_blocked" {
+	run env -u PHALA_LEASE_LIVE BIN="$T/no-bin" sh "$ROOT/t/live/phala-lease-live.sh"
+	assert_success
+	assert_output environment_blocked
+	PHALA_LEASE_LIVE=1 run env -u PHALA_CLOUD_API_KEY BIN="$T/no-bin" sh "$ROOT/t/live/phala-lease-live.sh"
+	assert_output environment_blocked
+}
+
+@test "65: live smoke verdicts: login text => environment_blocked, quota text => quota_blocked, happy path => passed (fake CLI)" {
+	list_page 1 1 "" 0 >"$T/l0"
+	reply cvms-list default 0 "$T/l0"
+	reply_text whoami 1 1 '{"success":false,"error":"Not authenticated. Run \"phala login\" first."}'
+	PHALA_LEASE_LIVE=1 PHALA_CLOUD_API_KEY=k run sh "$ROOT/t/live/phala-lease-live.sh"
+	assert_output environment_blocked
+	reply deploy 1 1 "" "$S/deploy-api-error.err"
+	PHALA_LEASE_LIVE=1 PHALA_CLOUD_API_KEY=k PHALA_LEASE_ATTEST=false run sh "$ROOT/t/live/phala-lease-live.sh"
+	assert_output quota_blocked
+	acquire_answers
+	rm -rf "$FAKE_PHALA/deploy" "$FAKE_PHALA/whoami/1.rc" "$FAKE_PHALA/whoami/1.out" "$FAKE_PHALA"/*.count
+	sed 's/tdx-lease-01/@NAME@/' "$S/deploy.out" >"$T/deploy.out"
+	reply deploy 1 0 "$T/deploy.out"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	PHALA_LEASE_LIVE=1 PHALA_CLOUD_API_KEY=k PHALA_LEASE_ATTEST=false run sh "$ROOT/t/live/phala-lease-live.sh"
+	assert_output passed
+	log_has "^cvms delete app_$APP --force --json\$"
+	[ "$(nclaims)" = 0 ]
+}
+
+@test "installed (staged DESTDIR): phala-lease finds its helpers and companions next to its bin/" {
+	make -s -C "$ROOT" install DESTDIR="$T/dest" PREFIX=/opt/pt BIN="$BIN" >/dev/null
+	run "$T/dest/opt/pt/bin/phala-lease" --help
+	assert_success
+	evidence
+	unset PHALA_LEASE_DCAP_VERIFY PHALA_LEASE_COLLATERAL_FETCH
+	PATH=/usr/bin:/bin run "$T/dest/opt/pt/bin/phala-lease" attest-verify --info "$T/info.json" --quote "$T/quote.json" \
+		--compose "$T/compose.yml" --app-id "$APP_REAL" --report-data "$RD_REAL" --reduced
+	assert_success
+	assert_line "app_id=$APP_REAL"
+}
+
+@test "interrupts: SIGINT to the whole process group (as a terminal sends it) during readiness polling still rolls back" {
+	acquire_answers
+	sed 's/"tdx-lease-01"/"@NAME@"/; s/"running"/"starting"/' "$S/get.json" >"$T/g"
+	reply cvms-get default 0 "$T/g"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	export PHALA_LEASE_POLL=1
+	acquire_signalled INT cvms-get group
+	[ "$acq_rc" = 1 ] || { cat "$T/err"; echo "rc=$acq_rc"; false; }
+	grep -q "rolled back" "$T/err"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
+}
