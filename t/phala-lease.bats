@@ -78,6 +78,15 @@ leases() { claim --json list | "$BIN/phala-json" items - claims lease_id; }
 only_claim() { leases | head -n 1; }
 nclaims() { leases | wc -l; }
 
+# assert_rolled_back_once TEXT FILE: the signalled acquire exited 1, FILE
+# (its stderr or the CLI log) mentions TEXT, exactly one delete, no claim left.
+assert_rolled_back_once() {
+	[ "$acq_rc" = 1 ] || { cat "$T/err"; echo "rc=$acq_rc"; false; }
+	grep -q "$1" "$2"
+	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
+	[ "$(nclaims)" = 0 ]
+}
+
 # acquire_signalled SIGNAL KEY [group]: runs acquire --no-attest in the
 # background in its own process group (job control: SIGINT at its default,
 # as at a terminal), sends SIGNAL once the fake got its first KEY call (to
@@ -267,10 +276,7 @@ acquire_signalled() {
 	reply cvms-delete 1 0 "$S/delete.json"
 	absent_404
 	acquire_signalled TERM deploy
-	[ "$acq_rc" = 1 ] || { cat "$T/err"; echo "rc=$acq_rc"; false; }
-	grep -q "interrupted; rolled back" "$T/err"
-	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
-	[ "$(nclaims)" = 0 ]
+	assert_rolled_back_once "interrupted; rolled back" "$T/err"
 }
 
 @test "5: SIGINT while the CLI is killed (rc 0, empty stdout) still runs the name search and rolls back what it finds" {
@@ -284,10 +290,7 @@ acquire_signalled() {
 	reply cvms-delete 1 0 "$S/delete.json"
 	absent_404
 	acquire_signalled INT deploy
-	[ "$acq_rc" = 1 ] || { cat "$T/err"; echo "rc=$acq_rc"; false; }
-	grep -q "cvms list --search" "$FAKE_PHALA/log"
-	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
-	[ "$(nclaims)" = 0 ]
+	assert_rolled_back_once "cvms list --search" "$FAKE_PHALA/log"
 }
 
 @test "8.2: SIGKILL mid-deploy leaves the intent claim (state creating, full lifetime fields) for the sweep" {
@@ -545,14 +548,20 @@ list_page() {
 }
 item() { printf '{"appId":"%s","cvmName":"%s","status":"%s","uptime":"1m"}' "$1" "$2" "${3:-running}"; }
 
-@test "43: an expired claimed CVM: list -> get -> delete -> absence; claim removed; destroy line on stdout" {
-	mkclaim aaaaaaaaaaaa expires_at=1000
-	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l1"
-	reply cvms-list 1 0 "$T/l1"
-	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+# answers_for_one_cvm LEASE: the CLI lists one CVM ($APP, named after LEASE),
+# gets it, deletes it and then reports it absent.
+answers_for_one_cvm() {
+	list_page 1 1 "$(item "$APP" "tdxlease-$1")" 1 >"$T/list-one"
+	reply cvms-list 1 0 "$T/list-one"
+	get_json "tdxlease-$1" "$APP" "$VM" >"$T/get"
 	reply cvms-get 1 0 "$T/get"
 	reply cvms-delete 1 0 "$S/delete.json"
 	absent_404
+}
+
+@test "43: an expired claimed CVM: list -> get -> delete -> absence; claim removed; destroy line on stdout" {
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	answers_for_one_cvm aaaaaaaaaaaa
 	run L cleanup
 	assert_success
 	assert_output "destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
@@ -787,12 +796,7 @@ api -i /cvms/app_$APP"
 	mkclaim aaaaaaaaaaaa expires_at=1000
 	mkclaim bbbbbbbbbbbb
 	replace_text "$CLAIMS/bbbbbbbbbbbb.json" '"lease_id":"bbbbbbbbbbbb"' '"lease_id":"cccccccccccc"' 
-	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l"
-	reply cvms-list 1 0 "$T/l"
-	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
-	reply cvms-get 1 0 "$T/get"
-	reply cvms-delete 1 0 "$S/delete.json"
-	absent_404
+	answers_for_one_cvm aaaaaaaaaaaa
 	run L cleanup
 	assert_success
 	assert_line "destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
@@ -1459,8 +1463,5 @@ cvms get app_$APP --json"
 	absent_404
 	export PHALA_LEASE_POLL=1
 	acquire_signalled INT cvms-get group
-	[ "$acq_rc" = 1 ] || { cat "$T/err"; echo "rc=$acq_rc"; false; }
-	grep -q "rolled back" "$T/err"
-	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
-	[ "$(nclaims)" = 0 ]
+	assert_rolled_back_once "rolled back" "$T/err"
 }
