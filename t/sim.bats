@@ -94,3 +94,12 @@ refused() {
 	run grep -c 'route=' "$SIM_DIR/gw/log"
 	assert_output 0
 }
+
+@test "load: 5 leases acquired and released concurrently with cleanup looping: none lost, none leaked, foreign CVM kept" {
+	sim_stop # load.sh runs its own simulator
+	SIM_DIR=''
+	run sh "$ROOT/t/sim/load.sh" 5
+	assert_success
+	assert_line --regexp '^load: 5 leases: [0-9]+ ok, [0-9]+ failed cleanly; .* claims left 0; CVMs leaked 0; foreign CVM kept$'
+	refute_line --partial 'FAIL'
+}
