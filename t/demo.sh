@@ -9,14 +9,15 @@
 # The simulator's quotes are signed by a TEST root, not Intel's.
 set -eu
 cd "$(dirname "$0")/.."
-BIN=${BIN:-bin}
+root=$PWD
+BIN=$(cd "${BIN:-bin}" && pwd)
 DATA=testdata
 APP_ID=944edab771280ede410e7b9e66fcaee6b2c4a12c
 work=$(mktemp -d "${TMPDIR:-/tmp}/demo.XXXXXX")
 sim=''
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
-	[ -z "$sim" ] || sh t/sim/sim stop "$sim" >/dev/null 2>&1 || :
+	[ -z "$sim" ] || sh "$root/t/sim/sim" stop "$sim" >/dev/null 2>&1 || :
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -71,7 +72,7 @@ not_run() {
 	printf 'demo: on a fresh machine: sudo sh .ci/deps && sh t/sim/install-phala-cli.sh && make demo\n'
 	exit 4
 }
-phala=${PHALA_CLI:-build/phala-cli/node_modules/.bin/phala}
+phala=${PHALA_CLI:-$root/build/phala-cli/node_modules/.bin/phala}
 [ "$(id -u)" -eq 0 ] || not_run "the simulator needs root (sshd privilege separation, a mount namespace per CVM)"
 for c in node sshd rsync curl; do
 	command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || not_run "$c is not installed"
@@ -90,12 +91,12 @@ printf '# CA made at start (not Intel'"'"'s): "attestation passed" below proves 
 printf '# pipeline, not genuine TDX hardware.\n'
 sim=$work/sim
 start=$(now_ms)
-step "Start the simulator (test PKI, TLS gateway, mock Phala API)" sh t/sim/sim start "$sim"
+step "Start the simulator (test PKI, TLS gateway, mock Phala API)" env SIM_BIN="$BIN" sh t/sim/sim start "$sim"
 # shellcheck disable=SC1091 # written by sim start
 . "$sim/env"
 mkdir -p "$work/home" "$work/cwd"
 export HOME="$work/home" XDG_STATE_HOME="$work/state" XDG_CONFIG_HOME="$work/config" \
-	PHALA_CLOUD_DIR="$work/phala-cloud" PHALA_LEASE_PHALA="$PWD/$phala" PATH="$PWD/$BIN:$PATH" PHALA_LEASE_POLL=1
+	PHALA_CLOUD_DIR="$work/phala-cloud" PHALA_LEASE_PHALA="$phala" PATH="$BIN:$PATH" PHALA_LEASE_POLL=1
 cd "$work/cwd"
 step "phala-lease acquire (gate on: fresh nonce, host key, replay, DCAP vs the TEST root, app id, compose)" \
 	phala-lease acquire

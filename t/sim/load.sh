@@ -11,6 +11,7 @@
 # Environment: BIN (default bin), PHALA_CLI (the pinned real CLI).
 set -eu
 cd "$(dirname "$0")/../.."
+root=$PWD
 n=${1:?usage: load.sh N}
 BIN=$(cd "${BIN:-bin}" && pwd)
 PHALA_CLI=${PHALA_CLI:-$PWD/build/phala-cli/node_modules/.bin/phala}
@@ -18,7 +19,7 @@ PHALA_CLI=${PHALA_CLI:-$PWD/build/phala-cli/node_modules/.bin/phala}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sim-load.XXXXXX")
 sim=$work/sim
 # shellcheck disable=SC2317 # called by the trap
-cleanup() { sh t/sim/sim stop "$sim" >/dev/null 2>&1 || :; rm -rf "$work"; }
+cleanup() { sh "$root/t/sim/sim" stop "$sim" >/dev/null 2>&1 || :; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 now_ms() { date +%s%3N; }
