@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// gateway.js SIMDIR: the simulated dstack gateway (issue 7): one TLS
+// gateway.js SIMDIR [WATCH_PID]: the simulated dstack gateway (issue 7): one TLS
 // terminator on 127.0.0.1 for every simulated CVM, routing by SNI
 // "<app_id>-22.<domain>" to that CVM's sshd (SIMDIR/cvms/APP/ssh-port).
 // Certificate: SIMDIR/gw/gw.pem (from the simulator's CA); for a CVM with
@@ -45,3 +45,9 @@ server.listen(0, "127.0.0.1", () => {
 	fs.renameSync(path.join(gw, "port.tmp"), path.join(gw, "port"));
 });
 process.on("SIGTERM", () => process.exit(0));
+// Orphan guard, as the mock API's: gone with its directory or the watched process.
+const watch = Number(process.argv[3] || 0);
+setInterval(() => {
+	if (!fs.existsSync(gw)) process.exit(0);
+	if (watch) try { process.kill(watch, 0); } catch (e) { if (e.code === "ESRCH") process.exit(0); }
+}, 1000).unref();

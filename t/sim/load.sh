@@ -96,6 +96,7 @@ left=$(find "$sim/mock/cvms" -name '*.json' | wc -l)
 [ -f "$sim/mock/cvms/$foreign.json" ] || fail "the foreign CVM is gone"
 ! grep -q " DELETE /cvms/app_$foreign" "$sim/mock/requests.txt" || fail "a DELETE reached the foreign CVM"
 [ "$(ls "$sim/cvms")" = "" ] || fail "simulated CVMs still running: $(ls "$sim/cvms")"
+grep 'sim: ' "$sim/mock/server.log" | sort | uniq -c | sed 's/^/load: simulator: /' || :
 grep -q '^cleanup exit' "$work/cleanup.log" && fail "cleanup failed: $(grep -m1 -B1 '^cleanup exit' "$work/cleanup.log" | head -n 1)"
 sim_ms=$(awk '{ s += $3 } END { print s + 0 }' "$sim/hook-times")
 printf 'load: %s leases: %s ok, %s failed cleanly; wall %s ms; claims left %s; CVMs leaked %s; foreign CVM kept\n' \
