@@ -73,7 +73,7 @@ $(B)/helpers/%: $(B)/t/helpers/%.o $(B)/libphala.a
 check:
 	@sh t/check.sh
 
-demo: all
+demo: all helpers
 	@sh t/demo.sh
 
 bench: all helpers

@@ -85,7 +85,8 @@ pl_attest_gate() {
 	while :; do
 		pl_ssh_run "$PL_HOST" "sh -s info" <"$PL_SHARE/guest-evidence.sh" >"$ev/info.json" 2>"$ev/info.err" ||
 			{ PL_ATTEST_ERR="Info in the guest failed: $(tail -n 1 "$ev/info.err")"; return 1; }
-		[ -n "$(pj --embedded get "$ev/info.json" app_cert 2>/dev/null)" ] && break
+		# value, not get: a PEM chain holds newlines, which get refuses.
+		[ -n "$(pj --embedded value "$ev/info.json" app_cert 2>/dev/null)" ] && break
 		i=$((i + 1))
 		[ "$i" -lt 5 ] || { PL_ATTEST_ERR="Info has no app_cert after $i tries"; return 1; }
 		sleep "$CF_POLL"

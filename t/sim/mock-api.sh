@@ -3,7 +3,7 @@
 # (t/sim/mock-api.js). State and logs live in DIR; see t/sim/README.md.
 #
 #   mock-api.sh start DIR [--key KEY] [--domain D] [--hook CMD] [--boot-gets N]
-#                         [--delete-gets N] [--port P] [--watch-pid PID]
+#                         [--delete-gets N] [--port P] [--watch-pid PID] [--hook-timeout S]
 #                                     starts it; prints the API prefix
 #   mock-api.sh stop DIR              stops it, its hooks and their process group
 #                                     (runs the delete hook of every live CVM); idempotent
@@ -32,7 +32,7 @@ json_str() {
 }
 
 start() {
-	key=sim-key-0123456789abcdef domain=dstack-sim.invalid hook='' boot=0 del=0 port=0 watch=0
+	key=sim-key-0123456789abcdef domain=dstack-sim.invalid hook='' boot=0 del=0 port=0 watch=0 htimeout=60
 	while [ $# -gt 0 ]; do
 		[ $# -ge 2 ] || { rc=2 die "$1 needs a value"; }
 		case $1 in
@@ -43,12 +43,13 @@ start() {
 		--delete-gets) del=$2 ;;
 		--port) port=$2 ;;
 		--watch-pid) watch=$2 ;;
+		--hook-timeout) htimeout=$2 ;;
 		*) rc=2 die "unknown option $1" ;;
 		esac
 		case $2 in *[[:cntrl:]]*) rc=2 die "control character in the value of $1" ;; esac
 		shift 2
 	done
-	for n in "$boot" "$del" "$port" "$watch"; do
+	for n in "$boot" "$del" "$port" "$watch" "$htimeout"; do
 		case $n in '' | *[!0-9]*) rc=2 die "not a number: $n" ;; esac
 	done
 	if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
@@ -59,8 +60,8 @@ start() {
 	rm -f "$dir/port" "$dir/prefix" "$dir/pid"
 	hookj=null
 	[ -z "$hook" ] || hookj=$(json_str "$hook")
-	printf '{"api_key":%s,"gateway_domain":%s,"hook":%s,"boot_gets":%s,"delete_gets":%s,"port":%s,"watch_pid":%s}\n' \
-		"$(json_str "$key")" "$(json_str "$domain")" "$hookj" "$boot" "$del" "$port" "$watch" >"$dir/config.json"
+	printf '{"api_key":%s,"gateway_domain":%s,"hook":%s,"boot_gets":%s,"delete_gets":%s,"port":%s,"watch_pid":%s,"hook_timeout":%s}\n' \
+		"$(json_str "$key")" "$(json_str "$domain")" "$hookj" "$boot" "$del" "$port" "$watch" "$htimeout" >"$dir/config.json"
 	printf '%s\n' "$key" >"$dir/api-key"
 	chmod 600 "$dir/config.json" "$dir/api-key"
 	: >>"$dir/requests.txt"

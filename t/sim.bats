@@ -1,0 +1,105 @@
+#!/usr/bin/env bats
+# End to end against the local Phala simulator (t/sim/sim): the real phala CLI
+# and mock API, a real sshd per CVM behind a TLS gateway, a dstack guest agent
+# whose quotes are signed by a TEST root. The attestation gate is on: fresh
+# nonce, host-key binding, replay, DCAP against the test root, app id and
+# compose binding. Each misbehaving CVM must be refused and destroyed.
+
+load helpers/common
+load helpers/mock-api
+load helpers/sim
+bats_require_minimum_version 1.5.0
+
+setup() {
+	need_sim
+	sim_start
+	cd "$BATS_TEST_TMPDIR/work" || return 1
+}
+
+teardown() {
+	sim_stop
+}
+
+lease_of() { printf '%s\n' "$1" | sed -n 's/^lease=\([0-9a-f]*\) .*/\1/p'; }
+
+# refused MODE: an acquire against a CVM misbehaving in MODE fails with exit 1,
+# the CVM it made is deleted (a DELETE in the request log, no record left), no claim.
+refused() {
+	"$SIM" mode "$SIM_DIR" "$1"
+	run "$BIN/phala-lease" acquire
+	assert_failure 1
+	assert_output --partial "rolled back (CVM destroyed, claim removed)"
+	acq=$output
+	app=$(sed -n 's/.*destroy app_id=\([0-9a-f]*\) .*/\1/p' <<<"$output")
+	[ -n "$app" ]
+	grep -q " DELETE /cvms/app_$app " "$MOCK_DIR/requests.txt"
+	run sim_cvms
+	assert_output ""
+	[ ! -d "$SIM_DIR/cvms/$app" ]
+	run "$BIN/phala-json" items - claims lease_id <<<"$("$BIN/phala-claim" --json list)"
+	assert_output ""
+	output=$acq # for the caller's assertions on the refusal message
+}
+
+@test "acquire with the gate on, ssh, release: the CVM's quote verifies against the TEST root only" {
+	run "$BIN/phala-lease" acquire
+	assert_success
+	assert_output --partial "attestation passed"
+	l=$(lease_of "$output")
+	app=$(sed -n 's/.* app_id=\([0-9a-f]*\) .*/\1/p' <<<"$output")
+	[ -n "$l" ] && [ -n "$app" ]
+	run "$BIN/phala-lease" ssh "$l" -- cat /etc/ssh/ssh_host_ed25519_key.pub
+	assert_success
+	assert_output "$(cat "$SIM_DIR/cvms/$app/hostkey.pub")"
+	# The same agent's quote: DCAP accepts it under the test root, Intel's root refuses it.
+	curl -fsS --unix-socket "$SIM_DIR/cvms/$app/dstack.sock" "http://dstack/GetQuote?report_data=00" >"$BATS_TEST_TMPDIR/q.json"
+	"$BIN/phala-json" value "$BATS_TEST_TMPDIR/q.json" quote >"$BATS_TEST_TMPDIR/q.hex"
+	run "$BIN/tdx-dcap-verify" --root-ca "$SIM_ROOT_CA" --collateral "$SIM_DIR/collateral.json" "$BATS_TEST_TMPDIR/q.hex"
+	assert_success
+	run "$BIN/tdx-dcap-verify" --collateral "$SIM_DIR/collateral.json" "$BATS_TEST_TMPDIR/q.hex"
+	assert_failure
+	run "$BIN/phala-lease" release "$l"
+	assert_success
+	assert_output "destroy app_id=$app lease=$l reason=release"
+	run sim_cvms
+	assert_output ""
+	[ ! -d "$SIM_DIR/cvms/$app" ]
+}
+
+@test "gate refuses a quote for another app id; CVM destroyed" {
+	refused wrong-app
+	assert_output --partial "app-id"
+}
+
+@test "gate refuses a compose other than the deployed one; CVM destroyed" {
+	refused wrong-compose
+	assert_output --partial "compose"
+}
+
+@test "gate refuses a stale quote (not over our nonce); CVM destroyed" {
+	refused stale
+	assert_output --partial "report"
+}
+
+@test "gate refuses a quote bound to another SSH host key; CVM destroyed" {
+	refused wrong-hostkey
+	assert_output --partial "report"
+}
+
+@test "a gateway certificate from another CA: the proxy refuses before SSH starts; CVM destroyed" {
+	refused rogue-tls
+	assert_output --partial "not reachable"
+	# The client aborted every handshake (unknown CA); no connection reached sshd.
+	grep -q 'tls error: .*unknown ca' "$SIM_DIR/gw/log"
+	run grep -c 'route=' "$SIM_DIR/gw/log"
+	assert_output 0
+}
+
+@test "load: 5 leases acquired and released concurrently with cleanup looping: none lost, none leaked, foreign CVM kept" {
+	sim_stop # load.sh runs its own simulator
+	SIM_DIR=''
+	run sh "$ROOT/t/sim/load.sh" 5
+	assert_success
+	assert_line --regexp '^load: 5 leases: [0-9]+ ok, [0-9]+ failed cleanly; .* claims left 0; CVMs leaked 0; foreign CVM kept$'
+	refute_line --partial 'FAIL'
+}
