@@ -82,10 +82,13 @@ for variant in build:bin build/san:build/san/bin; do
 done
 
 shell_files=$(
-	ls cmd/*.sh share/*.sh share/*/*.sh t/*.sh t/*/*.sh t/helpers/*.bash .ci/run .ci/deps 2>/dev/null
-	for f in share/* contrib/*; do
-		[ -f "$f" ] && head -n 1 "$f" | grep -q '^#!.*sh' && echo "$f"
-	done
+	{
+		ls cmd/*.sh share/*.sh share/*/*.sh t/*.sh t/*/*.sh t/helpers/*.bash .ci/run .ci/deps 2>/dev/null
+		# Scripts without the .sh suffix, found by their #! line.
+		for f in share/* contrib/* contrib/*/* t/sim/* t/helpers/* t/live/*; do
+			[ -f "$f" ] && head -n 1 "$f" | grep -q '^#!.*sh' && echo "$f"
+		done
+	} | sort -u
 )
 for f in $shell_files; do
 	step "shellcheck $f" shellcheck -x "$f"

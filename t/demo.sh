@@ -69,7 +69,7 @@ printf '\ndemo: offline checks of the real sample passed in %s ms\n' "$(($(now_m
 # not_run REASON: the lifecycle part cannot run on this machine (exit 4).
 not_run() {
 	printf '\ndemo: the lifecycle part did NOT run: %s\n' "$1"
-	printf 'demo: on a fresh machine: sudo sh .ci/deps && sh t/sim/install-phala-cli.sh && make demo\n'
+	printf 'demo: on a fresh machine, as root: sh .ci/deps && make demo\n'
 	exit 4
 }
 phala=${PHALA_CLI:-$root/build/phala-cli/node_modules/.bin/phala}
