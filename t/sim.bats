@@ -89,6 +89,8 @@ refused() {
 @test "a gateway certificate from another CA: the proxy refuses before SSH starts; CVM destroyed" {
 	refused rogue-tls
 	assert_output --partial "not reachable"
+	# The user is told why: the proxy's refusal, not only ssh's "connection closed".
+	assert_output --partial "untrusted issuer"
 	# The client aborted every handshake (unknown CA); no connection reached sshd.
 	grep -q 'tls error: .*unknown ca' "$SIM_DIR/gw/log"
 	run grep -c 'route=' "$SIM_DIR/gw/log"

@@ -209,7 +209,7 @@ pl_acquire() {
 	pl_check_interrupt
 	pl_wait_ready "$name"
 	pl_check_interrupt
-	pl_ssh_ready || pl_rollback "SSH to $PL_HOST not reachable"
+	pl_ssh_ready || pl_rollback "SSH to $PL_HOST not reachable: ${PL_SSH_ERR:-no answer}"
 	pl_check_interrupt
 	if [ "$CF_ATTEST" = 1 ]; then
 		pl_attest_gate "$compose" || pl_rollback "attestation failed: $PL_ATTEST_ERR" 1

@@ -45,7 +45,8 @@ pl_ssh_run() {
 	"$PL_SSH" "$@"
 }
 
-# Step 9: reachable through the proxy, guest has what the gate needs.
+# Step 9: reachable through the proxy, guest has what the gate needs; on
+# failure PL_SSH_ERR holds the last reason (the proxy's, when it refused).
 pl_ssh_ready() {
 	pl_ssh_set "$PL_DIR" "$PL_HOST" "$PL_PORT" accept-new "$PL_L"
 	i=0
@@ -57,7 +58,11 @@ pl_ssh_ready() {
 			return 0
 		fi
 		i=$((i + 1))
-		pl_step "ssh not ready yet ($i/$CF_SSH_TRIES): $(tail -n 1 "$PL_TMP/ready.err")"
+		# The proxy's own line names a refused certificate; ssh's last
+		# line would only say that the connection closed.
+		PL_SSH_ERR=$(grep '^phala-proxy:' "$PL_TMP/ready.err" | tail -n 1)
+		[ -n "$PL_SSH_ERR" ] || PL_SSH_ERR=$(tail -n 1 "$PL_TMP/ready.err")
+		pl_step "ssh not ready yet ($i/$CF_SSH_TRIES): $PL_SSH_ERR"
 		sleep "$CF_POLL"
 	done
 	return 1
