@@ -72,8 +72,12 @@ for variant in build:bin build/san:build/san/bin; do
 	for u in "$b"/unit/test_*; do
 		[ -x "$u" ] && tap "unit $(basename "$u") ($b)" "$u"
 	done
+	# Suites marked "# check: sanitizer-only" (the slow end-to-end runs) run
+	# once, under the sanitizer build, which checks more.
 	suites=$(for f in t/*.bats; do
-		grep -q '^# check: build-independent' "$f" || echo "$f"
+		grep -q '^# check: build-independent' "$f" && continue
+		[ "$b" = build ] && grep -q '^# check: sanitizer-only' "$f" && continue
+		echo "$f"
 	done)
 	if [ -n "$suites" ]; then
 		# shellcheck disable=SC2086 # one word per suite file

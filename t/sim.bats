@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# check: sanitizer-only
 # End to end against the local Phala simulator (t/sim/sim): the real phala CLI
 # and mock API, a real sshd per CVM behind a TLS gateway, a dstack guest agent
 # whose quotes are signed by a TEST root. The attestation gate is on: fresh
