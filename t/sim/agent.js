@@ -28,15 +28,7 @@ const RUNTIME = 0x08000001;
 let appId = cfg.app_id;
 // app_compose: the deployed compose as key-sorted JSON, the form whose
 // SHA-256 the CLI and the mock API call compose_hash.
-function canonical(v) {
-	if (Array.isArray(v)) return v.map(canonical);
-	if (v && typeof v === "object") {
-		const o = {};
-		for (const k of Object.keys(v).sort()) o[k] = canonical(v[k]);
-		return o;
-	}
-	return v;
-}
+const { canonical } = require(path.join(__dirname, "canonical-json.js"));
 // The CLI sends a sparse compose; like the service, the simulator fills in
 // the fields it defaults (gateway on, KMS on) before the CVM measures it.
 const DEFAULTS = { manifest_version: 2, runner: "docker-compose", gateway_enabled: true, kms_enabled: true,

@@ -250,15 +250,7 @@ function openEnv(privDerHex, sealedHex) {
 }
 
 // getComposeHash of the CLI: sha256 over JSON with keys sorted at every level.
-function canonical(v) {
-	if (Array.isArray(v)) return v.map(canonical);
-	if (v && typeof v === "object") {
-		const o = {};
-		for (const k of Object.keys(v).sort()) o[k] = canonical(v[k]);
-		return o;
-	}
-	return v;
-}
+const { canonical } = require(path.join(__dirname, "canonical-json.js"));
 
 // ---- hooks (issue 7: a deploy starts a simulated CVM, a delete stops it) ---
 
