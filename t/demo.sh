@@ -69,14 +69,14 @@ printf '\ndemo: offline checks of the real sample passed in %s ms\n' "$(($(now_m
 # not_run REASON: the lifecycle part cannot run on this machine (exit 4).
 not_run() {
 	printf '\ndemo: the lifecycle part did NOT run: %s\n' "$1"
-	printf 'demo: on a fresh machine, as root: sh .ci/deps && make demo\n'
+	printf 'demo: on a fresh machine: sudo sh .ci/deps && make demo\n'
 	exit 4
 }
 phala=${PHALA_CLI:-$root/build/phala-cli/node_modules/.bin/phala}
-[ "$(id -u)" -eq 0 ] || not_run "the simulator needs root (sshd privilege separation, a mount namespace per CVM)"
-for c in node sshd rsync curl; do
-	command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || not_run "$c is not installed"
+for c in rsync curl; do
+	command -v "$c" >/dev/null 2>&1 || not_run "$c is not installed"
 done
+why=$(sh t/sim/sim check 2>&1) || not_run "${why#sim: }"
 if [ ! -x "$phala" ]; then
 	printf '\n== Installing the pinned phala CLI (npm registry)\n'
 	sh t/sim/install-phala-cli.sh >"$work/out" 2>&1 || { sed 's/^/  /' "$work/out"; not_run "the phala CLI could not be installed (offline?)"; }
@@ -84,8 +84,9 @@ fi
 [ -x build/helpers/tdx-testpki ] || not_run "build/helpers/tdx-testpki is not built (make helpers)"
 
 printf '\n######## Lease lifecycle against a SIMULATED Phala Cloud ########\n'
-printf '# The API is a local mock driven by the real phala CLI; each CVM is a real sshd\n'
-printf '# (it shares this machine'"'"'s file system, all but /etc/ssh and /run)\n'
+printf '# The API is a local mock driven by the real phala CLI; each CVM is a real,\n'
+printf '# unprivileged sshd (logging in as %s; it shares this machine'"'"'s file\n' "$(sh t/helpers/test-user.sh)"
+printf '# system, all but its own /etc/ssh, /run and /tmp)\n'
 printf '# behind a TLS gateway; quotes are real TDX structures signed by a TEST root\n'
 printf '# CA made at start (not Intel'"'"'s): "attestation passed" below proves the\n'
 printf '# pipeline, not genuine TDX hardware.\n'
@@ -107,8 +108,8 @@ mkdir -p "$work/data/sub"
 head -c 100000 /dev/urandom >"$work/data/blob"
 date >"$work/data/sub/stamp"
 phala-lease ssh-config "$lease" >"$work/ssh_config"
-step "rsync a directory to the box" rsync -a -e "ssh -F $work/ssh_config" "$work/data/" "$lease.phala:$work/box/"
-step "rsync it back" rsync -a -e "ssh -F $work/ssh_config" "$lease.phala:$work/box/" "$work/back/"
+step "rsync a directory to the box" rsync -a -e "ssh -F $work/ssh_config" "$work/data/" "$lease.phala:/tmp/box/"
+step "rsync it back" rsync -a -e "ssh -F $work/ssh_config" "$lease.phala:/tmp/box/" "$work/back/"
 step "The round trip is byte-identical" diff -r "$work/data" "$work/back"
 step "phala-lease release $lease" phala-lease release "$lease"
 cd - >/dev/null

@@ -1162,6 +1162,31 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 	assert_output --partial "-p 443 -l root $APP-22.dstack-pha-prod7.phala.network uname -a"
 }
 
+@test "ssh_user: the login user of ssh and ssh-config (default root); a bad name is exit 2, a project file cannot set it" {
+	mkclaim aaaaaaaaaaaa
+	PHALA_LEASE_SSH_USER=alice run L ssh aaaaaaaaaaaa true
+	assert_success
+	run cat "$FAKE_SSH/log"
+	assert_output --partial "-p 443 -l alice $APP-22.dstack-pha-prod7.phala.network true"
+	printf 'ssh_user = bob\n' >"$T/trusted.conf"
+	PHALA_LEASE_CONFIG=$T/trusted.conf run L ssh-config aaaaaaaaaaaa
+	assert_success
+	assert_line "  User bob"
+	run L ssh-config aaaaaaaaaaaa
+	assert_line "  User root"
+	for bad in 'root -oProxyCommand=x' '-lx' 'Root' "\$(id)" ''; do
+		printf 'ssh_user = %s\n' "$bad" >"$T/trusted.conf"
+		PHALA_LEASE_CONFIG=$T/trusted.conf run L ssh-config aaaaaaaaaaaa
+		assert_failure 2
+		assert_output --partial "ssh_user: not a user name"
+	done
+	printf 'ssh_user = mallory\n' >.phala-lease.conf
+	run L ssh-config aaaaaaaaaaaa
+	assert_success
+	assert_output --partial "'ssh_user' is not accepted from a project file; ignored"
+	assert_line "  User root"
+}
+
 # ---- doctor, config (50, 61-64) ------------------------------------------------------
 
 @test "50: doctor runs --version, whoami --json (success required), then a list" {

@@ -120,12 +120,7 @@ recorder() { start_server rec recorder_on "$1"; }
 # start_sshd: an unprivileged sshd on a fresh port; sets SSHD_PORT, SSHD_DIR, SSH_USER, and SSH_ARGS
 # for a client that trusts exactly this host key for the gateway host name.
 start_sshd() {
-	if [ "$(id -u)" -eq 0 ]; then
-		SSH_USER=phala-proxy-test
-		id "$SSH_USER" >/dev/null 2>&1 || useradd -M -d / -s /bin/sh "$SSH_USER"
-	else
-		SSH_USER=$(id -un)
-	fi
+	SSH_USER=$(sh "$ROOT/t/helpers/test-user.sh")
 	SSHD_DIR=$(mktemp -d /tmp/phala-proxy-sshd.XXXXXX)
 	SSHD_PORT=$(free_port)
 	ssh-keygen -q -t ed25519 -N '' -f "$SSHD_DIR/host_key"

@@ -52,6 +52,18 @@ refused() {
 	run "$BIN/phala-lease" ssh "$l" -- cat /etc/ssh/ssh_host_ed25519_key.pub
 	assert_success
 	assert_output "$(cat "$SIM_DIR/cvms/$app/hostkey.pub")"
+	# The CVM's sshd and its sessions are the unprivileged test user, never root.
+	user=$(sh "$ROOT/t/helpers/test-user.sh")
+	run "$BIN/phala-lease" ssh "$l" -- 'id -un; id -u'
+	assert_success
+	assert_line --index 0 "$user"
+	[ "${lines[1]}" -ne 0 ]
+	run ps -o uid= -p "$(cat "$SIM_DIR/cvms/$app/sshd.pid")"
+	assert_output --regexp "^ *$(id -u "$user")\$"
+	# Its /tmp is its own: a file written there is not on this machine's /tmp.
+	run "$BIN/phala-lease" ssh "$l" -- "echo x >/tmp/sim-private-$l"
+	assert_success
+	[ ! -e "/tmp/sim-private-$l" ]
 	# The same agent's quote: DCAP accepts it under the test root, Intel's root refuses it.
 	curl -fsS --unix-socket "$SIM_DIR/cvms/$app/dstack.sock" "http://dstack/GetQuote?report_data=00" >"$BATS_TEST_TMPDIR/q.json"
 	"$BIN/phala-json" value "$BATS_TEST_TMPDIR/q.json" quote >"$BATS_TEST_TMPDIR/q.hex"

@@ -29,7 +29,7 @@ pl_ssh_set() {
 		-o ForwardX11=no -o "UserKnownHostsFile=$dir/known_hosts" -o ServerAliveInterval=15 \
 		-o ServerAliveCountMax=4 -o ControlMaster=no -o ControlPath=none -o "StrictHostKeyChecking=$strict" \
 		-o HostKeyAlgorithms=ssh-ed25519 -o "HostKeyAlias=$PL_TOOL-$lease" -o ConnectTimeout=30 \
-		-o "ProxyCommand=$(pl_proxy_command "$host" "$port")" -p "$port" -l root
+		-o "ProxyCommand=$(pl_proxy_command "$host" "$port")" -p "$port" -l "$CF_SSH_USER"
 	PL_SSH_ARGS_N=$#
 	i=0
 	for a in "$@"; do i=$((i + 1)); eval "PL_SSH_A$i=\$a"; done

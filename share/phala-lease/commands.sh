@@ -193,7 +193,7 @@ pl_ssh() {
 
 pl_ssh_config_one() {
 	printf 'Host %s.phala%s\n' "$C_LEASE" "${C_SLUG:+ $C_SLUG.phala}"
-	printf '  HostName %s\n  Port %s\n  User root\n' "$C_HOST" "$C_PORT"
+	printf '  HostName %s\n  Port %s\n  User %s\n' "$C_HOST" "$C_PORT" "$CF_SSH_USER"
 	printf '  IdentityFile %s/id_ed25519\n  IdentitiesOnly yes\n' "$C_KEYDIR"
 	printf '  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n' "$C_KNOWN"
 	printf '  HostKeyAlias %s-%s\n  HostKeyAlgorithms ssh-ed25519\n' "$PL_TOOL" "$C_LEASE"

@@ -30,6 +30,11 @@ pl_random_hex() { # bytes; an RNG failure aborts (no fallback)
 pl_is_hex40() { case $1 in *[!0-9a-f]*) return 1 ;; esac; [ ${#1} -eq 40 ]; }
 pl_is_lease() { case $1 in *[!0-9a-f]*) return 1 ;; esac; [ ${#1} -eq 12 ]; }
 pl_is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
+# A POSIX portable user name (it reaches ssh's -l and an ssh_config line).
+pl_is_user() {
+	case $1 in '' | [!a-z_]* | *[!a-z0-9_.-]*) return 1 ;; esac
+	[ "${#1}" -le 32 ]
+}
 pl_name() { printf '%s-%s\n' "$PL_PREFIX" "$1"; }
 # Lease id of a CVM name that matches ^<prefix>-[0-9a-f]{12}$ exactly, else empty.
 pl_lease_of_name() {
@@ -62,7 +67,7 @@ pl_config_defaults() {
 	CF_IMAGES=$PL_SHARE/allowed-images CF_PRELAUNCH=$PL_SHARE/allowed-prelaunch
 	CF_PCCS='' CF_COLLATERAL='' CF_DCAP=online
 	CF_READY_TIMEOUT=900 CF_POLL=5 CF_SEARCH=30 CF_SSH_TRIES=30 CF_CLI_TIMEOUT=120
-	CF_PROXY_ARGS=''
+	CF_PROXY_ARGS='' CF_SSH_USER=root
 }
 
 # Reads "key = value" lines (no shell evaluation). $2 = trusted|untrusted.
@@ -112,6 +117,7 @@ pl_config_set() {
 	ssh_tries) pl_is_uint "$v" || pl_die 2 "$src: ssh_tries: not a number"; CF_SSH_TRIES=$v ;;
 	cli_timeout) CF_CLI_TIMEOUT=$(pl_secs "$v") || pl_die 2 "$src: cli_timeout: bad duration" ;;
 	proxy_args) CF_PROXY_ARGS=$v ;;
+	ssh_user) pl_is_user "$v" || pl_die 2 "$src: ssh_user: not a user name '$v'"; CF_SSH_USER=$v ;;
 	*) pl_die 2 "$src: unknown setting '$k'" ;;
 	esac
 }
@@ -132,6 +138,7 @@ pl_config_env() {
 	[ -z "${PHALA_LEASE_SSH_TRIES:-}" ] || pl_config_set ssh_tries "$PHALA_LEASE_SSH_TRIES" env
 	[ -z "${PHALA_LEASE_CLI_TIMEOUT:-}" ] || pl_config_set cli_timeout "$PHALA_LEASE_CLI_TIMEOUT" env
 	[ -z "${PHALA_LEASE_PROXY_ARGS:-}" ] || CF_PROXY_ARGS=$PHALA_LEASE_PROXY_ARGS
+	[ -z "${PHALA_LEASE_SSH_USER:-}" ] || pl_config_set ssh_user "$PHALA_LEASE_SSH_USER" env
 	return 0
 }
 

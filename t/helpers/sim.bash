@@ -8,9 +8,8 @@ export SIM
 # need_sim: skips, with the reason, when this machine cannot run the simulator.
 need_sim() {
 	need_phala_cli
-	[ "$(id -u)" -eq 0 ] || skip "the simulator needs root (sshd privilege separation, unshare -m)"
-	command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || skip "sshd not installed (openssh-server)"
-	unshare -m --propagation private true 2>/dev/null || skip "unshare -m not permitted on this machine"
+	local why
+	why=$("$SIM" check 2>&1) || skip "${why#sim: }"
 }
 
 # sim_start: the simulator in $BATS_TEST_TMPDIR/sim (SIM_DIR, MOCK_DIR), its

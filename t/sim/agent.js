@@ -118,5 +118,6 @@ const server = http.createServer((req, res) => {
 	}
 	return answer(res, 404, { error: "not found" });
 });
-server.listen(sock, () => fs.writeFileSync(path.join(dir, "agent.ready"), "ok\n"));
+// The CVM's sshd runs as the unprivileged test user, who must be able to connect.
+server.listen(sock, () => { fs.chmodSync(sock, 0o666); fs.writeFileSync(path.join(dir, "agent.ready"), "ok\n"); });
 process.on("SIGTERM", () => { fs.rmSync(sock, { force: true }); process.exit(0); });
