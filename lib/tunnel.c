@@ -1,4 +1,5 @@
 #include "tunnel.h"
+#include "truststore.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -93,50 +94,88 @@ static bool wait_fd(int fd, short events, long long deadline)
 	}
 }
 
-/* A non-blocking TCP connection to host:port, tried address by address. */
-static int dial(const char *host, uint16_t port, long long deadline, int *fdp, struct err *e)
+/* A non-blocking TCP connection to host:port, tried address by address. It is
+ * started before the TLS context is built and finished after, so that the
+ * TCP handshake's round trip overlaps the context's set-up (trust store
+ * included) instead of following it. */
+struct dialer {
+	const char *host;
+	uint16_t port;
+	struct addrinfo *res, *ai; /* ai: the address being tried */
+	int fd, why;
+};
+
+/* Starts connecting to the next address that accepts a connect(). */
+static void dial_next(struct dialer *d)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *res, *ai;
+	for (; d->ai; d->ai = d->ai->ai_next) {
+		d->fd = socket(d->ai->ai_family, d->ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, d->ai->ai_protocol);
+		if (d->fd < 0) {
+			d->why = errno;
+			continue;
+		}
+		if (!connect(d->fd, d->ai->ai_addr, d->ai->ai_addrlen) || errno == EINPROGRESS)
+			return;
+		d->why = errno;
+		close(d->fd);
+		d->fd = -1;
+	}
+}
+
+static int dial_begin(struct dialer *d, const char *host, uint16_t port, struct err *e)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	char portstr[8];
+	*d = (struct dialer){ .host = host, .port = port, .fd = -1, .why = ETIMEDOUT };
 	snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
-	int r = getaddrinfo(host, portstr, &hints, &res);
-	if (r)
+	int r = getaddrinfo(host, portstr, &hints, &d->res);
+	if (r) {
+		d->res = NULL;
 		return err_set(e, EXIT_REMOTE, "cannot resolve %s: %s", host,
 			       r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-	int why = ETIMEDOUT;
-	for (ai = res; ai; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			why = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
-			why = errno;
-			close(fd);
-			continue;
-		}
+	}
+	d->ai = d->res;
+	dial_next(d);
+	return EXIT_OK;
+}
+
+static void dial_abort(struct dialer *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	freeaddrinfo(d->res);
+}
+
+/* Waits for the connection started by dial_begin, falling back to the next
+ * addresses; frees the dialer. */
+static int dial_finish(struct dialer *d, long long deadline, int *fdp, struct err *e)
+{
+	while (d->fd >= 0) {
 		int soerr = 0;
 		socklen_t sl = sizeof soerr;
-		if (!wait_fd(fd, POLLOUT, deadline))
+		if (!wait_fd(d->fd, POLLOUT, deadline))
 			soerr = ETIMEDOUT;
-		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl))
+		else if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl))
 			soerr = errno;
-		if (soerr) {
-			why = soerr;
-			close(fd);
-			if (soerr == ETIMEDOUT)
-				break;
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* interactive ssh */
-		freeaddrinfo(res);
-		*fdp = fd;
-		return EXIT_OK;
+		if (!soerr)
+			break;
+		d->why = soerr;
+		close(d->fd);
+		d->fd = -1;
+		if (soerr == ETIMEDOUT)
+			break;
+		d->ai = d->ai->ai_next;
+		dial_next(d);
 	}
-	freeaddrinfo(res);
-	return err_set(e, EXIT_REMOTE, "cannot connect to %s port %u: %s", host, (unsigned)port,
-		       why == ETIMEDOUT ? "timed out" : strerror(why));
+	freeaddrinfo(d->res);
+	d->res = NULL;
+	if (d->fd < 0)
+		return err_set(e, EXIT_REMOTE, "cannot connect to %s port %u: %s", d->host, (unsigned)d->port,
+			       d->why == ETIMEDOUT ? "timed out" : strerror(d->why));
+	int one = 1;
+	setsockopt(d->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* interactive ssh */
+	*fdp = d->fd;
+	return EXIT_OK;
 }
 
 /* The plain reason for a failed certificate verification. */
@@ -217,12 +256,9 @@ static int make_ctx(struct tunnel *t, const struct tunnel_opts *o, struct err *e
 	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_read_ahead(t->ctx, 1);
 	SSL_CTX_set_default_read_buffer_len(t->ctx, READ_AHEAD);
-	if (o->cafile) {
-		if (SSL_CTX_load_verify_locations(t->ctx, o->cafile, NULL) != 1)
-			return err_ssl(e, EXIT_SYSTEM, o->cafile) ? err_wrap(e, "reading CA file") : EXIT_SYSTEM;
-	} else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
-		return err_ssl(e, EXIT_SYSTEM, "loading the system trust store");
-	}
+	int rc = truststore_load(t->ctx, o->cafile, e);
+	if (rc)
+		return rc;
 	t->ssl = SSL_new(t->ctx);
 	if (!t->ssl)
 		return err_ssl(e, EXIT_SYSTEM, "creating TLS connection");
@@ -247,10 +283,16 @@ int tunnel_open(struct tunnel *t, const struct tunnel_opts *o, struct err *e)
 		return err_set(e, EXIT_USAGE, "host name missing or too long");
 	snprintf(t->host, sizeof t->host, "%s", o->host);
 	long long deadline = now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 30000);
-	int rc = make_ctx(t, o, e);
-	if (!rc)
-		rc = dial(o->connect_host ? o->connect_host : o->host, o->connect_port ? o->connect_port : o->port,
-			  deadline, &t->fd, e);
+	struct dialer d;
+	int rc = dial_begin(&d, o->connect_host ? o->connect_host : o->host, o->connect_port ? o->connect_port : o->port,
+			    e);
+	if (rc)
+		return rc;
+	rc = make_ctx(t, o, e);
+	if (rc)
+		dial_abort(&d);
+	else
+		rc = dial_finish(&d, deadline, &t->fd, e);
 	if (!rc && SSL_set_fd(t->ssl, t->fd) != 1)
 		rc = err_ssl(e, EXIT_SYSTEM, "attaching the socket");
 	while (!rc) {

@@ -350,6 +350,54 @@ received() { if [ -f received ]; then stat -c %s received; else echo 0; fi; }
 	assert_output --partial "untrusted issuer"
 }
 
+# indexed DIR CERT...: DIR holding CERTs under their subject-hash names.
+indexed() {
+	mkdir -p "$1"
+	local d=$1
+	shift
+	cp "$@" "$d/"
+	openssl rehash "$d"
+}
+
+@test "system store: an indexed SSL_CERT_DIR decides trust; without SSL_CERT_FILE the bundle is not even read" {
+	gw=$(tls_gateway gw.pem "SYSTEM:cat")
+	indexed with "$PKI/ca.pem"
+	indexed without "$PKI/rogueca.pem"
+	run env -u SSL_CERT_FILE SSL_CERT_DIR="$PWD/with" "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" < <(echo ping)
+	assert_success
+	assert_output ping
+	run env -u SSL_CERT_FILE SSL_CERT_DIR="$PWD/without" "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" </dev/null
+	assert_failure 5
+	assert_output --partial "untrusted issuer"
+	# The default bundle: opened when SSL_CERT_FILE names it (the control), not otherwise.
+	bundle=$(openssl version -d | sed 's/^OPENSSLDIR: "\(.*\)"$/\1/')/cert.pem
+	[ -f "$bundle" ] || skip "no default bundle at $bundle"
+	command -v strace >/dev/null || skip "strace not installed (sh .ci/deps)"
+	strace -f -e trace=open,openat -o named.trace env SSL_CERT_FILE="$bundle" SSL_CERT_DIR="$PWD/with" \
+		"$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" </dev/null
+	grep -F "\"$bundle\"" named.trace
+	strace -f -e trace=open,openat -o unset.trace env -u SSL_CERT_FILE SSL_CERT_DIR="$PWD/with" \
+		"$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" </dev/null
+	grep -F "/with/" unset.trace
+	run grep -F "\"$bundle\"" unset.trace
+	assert_failure
+}
+
+@test "system store: SSL_CERT_FILE is honoured; a directory without the subject-hash index is not taken alone" {
+	gw=$(tls_gateway gw.pem "SYSTEM:cat")
+	indexed without "$PKI/rogueca.pem"
+	run env SSL_CERT_FILE="$PKI/ca.pem" SSL_CERT_DIR="$PWD/without" "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" \
+		"$GWHOST" < <(echo ping)
+	assert_success
+	assert_output ping
+	# The CA as a plain file: the directory lookup cannot find it, the defaults do not hold it.
+	mkdir plain
+	cp "$PKI/ca.pem" plain/
+	run env -u SSL_CERT_FILE SSL_CERT_DIR="$PWD/plain" "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" </dev/null
+	assert_failure 5
+	assert_output --partial "untrusted issuer"
+}
+
 # ---- resolution: claims first, then exactly one `phala cvms get` ----
 
 @test "a full host name is used as is; --port overrides 443" {

@@ -7,14 +7,14 @@
 #      phala-proxy with a cached host (claim lookup by
 #      slug) vs openssl s_client -verify_return_error -verify_hostname, and the
 #      uncached path (phala-proxy running the real phala CLI against the mock
-#      API) when both are installed;
+#      API) when both are installed; the first two again with the system
+#      trust store instead of a CA file;
 #   2. bulk throughput of BYTES (default 1 GiB) in each direction, server to
 #      stdout and stdin to server: phala-proxy vs openssl s_client -quiet
-#      -no_ign_eof vs socat. On a 2-core machine the upload figures are
-#      bounded by the single-threaded server's decryption, shared CPU and the
-#      feeding `head`, so the three clients come out close; the client's own
-#      CPU cost per byte is what differs (phala-proxy: no per-record read
-#      syscalls thanks to 64 KiB read-ahead, 256 KiB buffers, 1 MiB pipes).
+#      -no_ign_eof vs socat. The server, the client and the feeding `head`
+#      share the machine's cores, so the server must cost less per byte than
+#      the clients it compares (t/helpers/tls-server.c: why its read-ahead
+#      buffer is 64 KiB).
 # Every figure is a median over repeated runs, printed with its ratio.
 # Benchmarks are not tests: nothing here fails on a time.
 #
@@ -129,6 +129,35 @@ echo "  phala-proxy (cached host)           $(ms "$t_proxy")"
 echo "  openssl s_client (verifying)        $(ms "$t_sclient")"
 echo "  s_client / phala-proxy              $(ratio "$t_sclient" "$t_proxy")  (target: >= 1.00x)"
 
+# The same with the system trust store (no --cafile / -CAfile), the way users
+# reach the real gateway: the test CA is added to a copy of the system's
+# indexed certificate directory (SSL_CERT_DIR), SSL_CERT_FILE unset. s_client
+# then parses the default CA bundle on every start; phala-proxy reads the
+# indexed directory on demand (doc/phala-proxy.1, ENVIRONMENT).
+sysdir=$(openssl version -d | sed 's/^OPENSSLDIR: "\(.*\)"$/\1/')/certs
+mkdir "$tmp/certs"
+n=0
+for f in "$sysdir"/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].0; do
+	[ -e "$f" ] || continue
+	ln -s "$(readlink -f "$f")" "$tmp/certs/"
+	n=$((n + 1))
+done
+if [ "$n" -gt 0 ]; then
+	cp "$CA" "$tmp/certs/bench-ca.pem"
+	openssl rehash "$tmp/certs"
+	set -- env -u SSL_CERT_FILE "SSL_CERT_DIR=$tmp/certs"
+	check "phala-proxy (system store)" "$@" "$BIN/phala-proxy" --claims "$tmp/claims" --connect-to "127.0.0.1:$hp" bench-box
+	t_proxy_sys=$(median_fb "$RUNS" "$@" "$BIN/phala-proxy" --claims "$tmp/claims" --connect-to "127.0.0.1:$hp" bench-box)
+	t_sclient_sys=$(median_fb "$RUNS" "$@" openssl s_client -quiet -verify_return_error -verify_hostname "$H" \
+		-servername "$H" -connect "127.0.0.1:$hp")
+	echo "  with the system trust store ($n CAs and the test CA, SSL_CERT_FILE unset), median of $RUNS:"
+	echo "  phala-proxy (cached host)           $(ms "$t_proxy_sys")"
+	echo "  openssl s_client (verifying)        $(ms "$t_sclient_sys")"
+	echo "  s_client / phala-proxy              $(ratio "$t_sclient_sys" "$t_proxy_sys")  (target: >= 1.00x)"
+else
+	echo "  with the system trust store: not measured - $sysdir is not indexed by subject hash"
+fi
+
 uncached_line() { echo "  phala-proxy (uncached: phala cvms get against the mock API${2:+, median of $2})  $1"; }
 if command -v node >/dev/null 2>&1 && [ -x "$PHALA_CLI" ] && [ -f "$MOCK_API" ]; then
 	mock_dir=$tmp/mock
@@ -189,5 +218,3 @@ b_sclient=$(median_us "$BULK_RUNS" "$feed | openssl s_client -quiet -no_ign_eof 
 b_socat=$(median_us "$BULK_RUNS" \
 	"$feed | socat -u - 'OPENSSL:127.0.0.1:$sp,cafile=$CA,snihost=$H,commonname=$H' >/dev/null")
 bulk_report "bulk upload, $BYTES bytes stdin -> server" "$b_proxy" "$b_sclient" "$b_socat"
-echo "  (on few cores the upload can be bounded by the server and head rather than the client:"
-echo "   see the note at the top of t/bench/proxy.sh)"

@@ -37,8 +37,11 @@ int main(int argc, char **argv)
 	if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, argv[1]) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, argv[1], SSL_FILETYPE_PEM) != 1)
 		die("loading the certificate and key");
+	/* Read-ahead saves a read per record, but a large buffer costs more than
+	 * it saves: with 1 MiB, perf showed 62% of the sink's time in memmove and
+	 * the sink, not the client, bounded the upload. 64 KiB: four records. */
 	SSL_CTX_set_read_ahead(ctx, 1);
-	SSL_CTX_set_default_read_buffer_len(ctx, 1 << 20);
+	SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
