@@ -70,8 +70,13 @@ const rt = rtmr.map((b) => b.toString("hex"));
 const mrConfigId = "01" + composeHash + "00".repeat(15);
 const mrAggregated = crypto.createHash("sha256").update(Buffer.concat([Buffer.from(tcb.mrtd, "hex"),
 	...rtmr, Buffer.from(mrConfigId, "hex"), Buffer.alloc(96)])).digest("hex");
-// GetQuote's log (>= v0.5.6): runtime events lose their digest.
-const stripped = log.map((e) => (e.event_type === RUNTIME ? Object.assign({}, e, { digest: "" }) : e));
+// GetQuote's log (>= v0.5.6, notes §3): runtime events lose their digest, boot
+// events their payload, except the three "ACPI DATA" events, which keep it.
+const acpiData = Buffer.from("ACPI DATA").toString("hex");
+const stripped = log.map((e) => {
+	if (e.event_type === RUNTIME) return Object.assign({}, e, { digest: "" });
+	return e.event_payload === acpiData ? e : Object.assign({}, e, { event_payload: "" });
+});
 
 function quote(reportData) {
 	const args = ["quote", cfg.pki, "--hex", "--report-data", reportData, "--mr-td", tcb.mrtd, "--mr-config-id", mrConfigId];
