@@ -21,17 +21,18 @@ bool truststore_dir_is_indexed(const char *dir)
 	return found;
 }
 
-/* The system store. Debian-style systems keep it twice: one bundle file
- * (about 140 certificates, some 25 ms to parse on every start) and a
- * directory indexed by subject hash, from which only the issuers a chain
- * needs are read. The directory is used when it is a single indexed one and
- * SSL_CERT_FILE names no bundle; otherwise OpenSSL's defaults (both). */
+/* The system store. Debian-style systems keep it twice, made together by
+ * update-ca-certificates: one bundle file (about 140 certificates, some 25 ms
+ * to parse on every start) and a directory indexed by subject hash, from
+ * which only the issuers a chain needs are read. With neither SSL_CERT_FILE
+ * nor SSL_CERT_DIR set and the default directory indexed, the directory
+ * alone is used; otherwise OpenSSL's defaults, exactly (an SSL_CERT_DIR is
+ * then added to the bundle, never in its place; an empty one means none). */
 static int load_system(SSL_CTX *ctx, struct err *e)
 {
-	const char *dir = getenv(X509_get_default_cert_dir_env());
-	if (!dir || !*dir)
-		dir = X509_get_default_cert_dir();
-	if (!getenv(X509_get_default_cert_file_env()) && !strchr(dir, ':') && truststore_dir_is_indexed(dir)) {
+	const char *dir = X509_get_default_cert_dir();
+	if (!secure_getenv(X509_get_default_cert_file_env()) && !secure_getenv(X509_get_default_cert_dir_env()) &&
+	    truststore_dir_is_indexed(dir)) {
 		if (SSL_CTX_load_verify_dir(ctx, dir) == 1)
 			return EXIT_OK;
 		return err_ssl(e, EXIT_SYSTEM, dir) ? err_wrap(e, "loading the system trust store") : EXIT_SYSTEM;

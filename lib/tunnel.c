@@ -103,6 +103,7 @@ struct dialer {
 	uint16_t port;
 	struct addrinfo *res, *ai; /* ai: the address being tried */
 	int fd, why;
+	int gai, gai_errno; /* getaddrinfo's failure, reported by dial_finish */
 };
 
 /* Starts connecting to the next address that accepts a connect(). */
@@ -122,34 +123,39 @@ static void dial_next(struct dialer *d)
 	}
 }
 
-static int dial_begin(struct dialer *d, const char *host, uint16_t port, struct err *e)
+/* Resolves and starts connecting; a failure is kept for dial_finish, so that
+ * a local error found meanwhile (a bad CA file) is the one reported. */
+static void dial_begin(struct dialer *d, const char *host, uint16_t port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	char portstr[8];
 	*d = (struct dialer){ .host = host, .port = port, .fd = -1, .why = ETIMEDOUT };
 	snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
-	int r = getaddrinfo(host, portstr, &hints, &d->res);
-	if (r) {
+	d->gai = getaddrinfo(host, portstr, &hints, &d->res);
+	if (d->gai) {
+		d->gai_errno = errno;
 		d->res = NULL;
-		return err_set(e, EXIT_REMOTE, "cannot resolve %s: %s", host,
-			       r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		return;
 	}
 	d->ai = d->res;
 	dial_next(d);
-	return EXIT_OK;
 }
 
 static void dial_abort(struct dialer *d)
 {
 	if (d->fd >= 0)
 		close(d->fd);
-	freeaddrinfo(d->res);
+	if (d->res)
+		freeaddrinfo(d->res);
 }
 
 /* Waits for the connection started by dial_begin, falling back to the next
  * addresses; frees the dialer. */
 static int dial_finish(struct dialer *d, long long deadline, int *fdp, struct err *e)
 {
+	if (d->gai)
+		return err_set(e, EXIT_REMOTE, "cannot resolve %s: %s", d->host,
+			       d->gai == EAI_SYSTEM ? strerror(d->gai_errno) : gai_strerror(d->gai));
 	while (d->fd >= 0) {
 		int soerr = 0;
 		socklen_t sl = sizeof soerr;
@@ -284,11 +290,8 @@ int tunnel_open(struct tunnel *t, const struct tunnel_opts *o, struct err *e)
 	snprintf(t->host, sizeof t->host, "%s", o->host);
 	long long deadline = now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 30000);
 	struct dialer d;
-	int rc = dial_begin(&d, o->connect_host ? o->connect_host : o->host, o->connect_port ? o->connect_port : o->port,
-			    e);
-	if (rc)
-		return rc;
-	rc = make_ctx(t, o, e);
+	dial_begin(&d, o->connect_host ? o->connect_host : o->host, o->connect_port ? o->connect_port : o->port);
+	int rc = make_ctx(t, o, e);
 	if (rc)
 		dial_abort(&d);
 	else

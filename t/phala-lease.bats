@@ -1168,13 +1168,13 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 	assert_success
 	run cat "$FAKE_SSH/log"
 	assert_output --partial "-p 443 -l alice $APP-22.dstack-pha-prod7.phala.network true"
-	printf 'ssh_user = bob\n' >"$T/trusted.conf"
+	printf 'ssh_user = Bob.Smith-2\n' >"$T/trusted.conf"
 	PHALA_LEASE_CONFIG=$T/trusted.conf run L ssh-config aaaaaaaaaaaa
 	assert_success
-	assert_line "  User bob"
+	assert_line "  User Bob.Smith-2"
 	run L ssh-config aaaaaaaaaaaa
 	assert_line "  User root"
-	for bad in 'root -oProxyCommand=x' '-lx' 'Root' "\$(id)" ''; do
+	for bad in 'root -oProxyCommand=x' '-lx' 'j.doe@corp' "\$(id)" '' "$(printf '%033d' 0)"; do
 		printf 'ssh_user = %s\n' "$bad" >"$T/trusted.conf"
 		PHALA_LEASE_CONFIG=$T/trusted.conf run L ssh-config aaaaaaaaaaaa
 		assert_failure 2

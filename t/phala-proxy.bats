@@ -15,6 +15,7 @@
 # on purpose (SC2029).
 # shellcheck disable=SC2030,SC2031,SC2029
 load helpers/common
+bats_require_minimum_version 1.5.0
 
 PX() { "$BIN/phala-proxy" "$@"; }
 APP=3f2a9c4d8e7b6a5f4c3d2e1f0a9b8c7d6e5f4a3b
@@ -350,54 +351,105 @@ received() { if [ -f received ]; then stat -c %s received; else echo 0; fi; }
 	assert_output --partial "untrusted issuer"
 }
 
-# indexed DIR CERT...: DIR holding CERTs under their subject-hash names.
-indexed() {
-	mkdir -p "$1"
-	local d=$1
-	shift
-	cp "$@" "$d/"
-	openssl rehash "$d"
+@test "a bad --cafile is reported before a name that does not resolve: exit 4, the local error first" {
+	run PX --cafile "$BATS_TEST_TMPDIR/no-such-ca.pem" --connect-to nonexistent.invalid:443 "$GWHOST" </dev/null
+	assert_failure 4
+	assert_output --partial "reading CA file"
+	run PX --cafile "$PKI/ca.pem" --connect-to nonexistent.invalid:443 "$GWHOST" </dev/null
+	assert_failure 5
+	assert_output --partial "cannot resolve nonexistent.invalid"
 }
 
-@test "system store: an indexed SSL_CERT_DIR decides trust; without SSL_CERT_FILE the bundle is not even read" {
-	gw=$(tls_gateway gw.pem "SYSTEM:cat")
-	indexed with "$PKI/ca.pem"
-	indexed without "$PKI/rogueca.pem"
-	run env -u SSL_CERT_FILE SSL_CERT_DIR="$PWD/with" "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" < <(echo ping)
-	assert_success
-	assert_output ping
-	run env -u SSL_CERT_FILE SSL_CERT_DIR="$PWD/without" "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" </dev/null
-	assert_failure 5
-	assert_output --partial "untrusted issuer"
-	# The default bundle: opened when SSL_CERT_FILE names it (the control), not otherwise.
-	bundle=$(openssl version -d | sed 's/^OPENSSLDIR: "\(.*\)"$/\1/')/cert.pem
-	[ -f "$bundle" ] || skip "no default bundle at $bundle"
+# ---- the system trust store (no --cafile) ----
+# OpenSSL's default certificate directory and bundle, as this machine has them.
+openssl_dir() { openssl version -d | sed 's/^OPENSSLDIR: "\(.*\)"$/\1/'; }
+
+# store DIR BUNDLE_CERT [INDEXED_CERT...]: a stand-in for the system store:
+# ca-certificates.crt holding BUNDLE_CERT, and INDEXED_CERTs under their
+# subject-hash names (none: a directory that is not indexed).
+store() {
+	local d=$1 b=$2
+	shift 2
+	mkdir -p "$d"
+	if [ $# -gt 0 ]; then
+		cp "$@" "$d/"
+		openssl rehash "$d"
+	fi
+	cp "$b" "$d/ca-certificates.crt" # after rehash, which would index a one-certificate bundle
+}
+
+# in_store DIR TRACE CMD...: CMD in a mount namespace of its own where DIR is
+# the default certificate directory, its file opens traced to TRACE.
+in_store() {
+	local d=$1 trace=$2 ns=(unshare --mount --propagation private)
+	shift 2
+	[ "$(id -u)" -eq 0 ] || ns=(unshare --user --map-root-user --mount --propagation private)
+	# shellcheck disable=SC2016 # $1, $2 and $@ belong to the inner sh
+	"${ns[@]}" sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$d" "$(readlink -f "$(openssl_dir)/certs")" \
+		strace -f -e trace=open,openat -o "$trace" "$@"
+}
+
+# need_store: this machine's defaults are a bundle inside an indexed directory
+# (Debian's layout), and a mount namespace and strace are available.
+need_store() {
+	local dir bundle
+	dir=$(readlink -f "$(openssl_dir)/certs")
+	bundle=$(readlink -f "$(openssl_dir)/cert.pem")
+	[ "$(dirname "$bundle")" = "$dir" ] || skip "the default bundle $bundle is not in the default directory $dir"
 	command -v strace >/dev/null || skip "strace not installed (sh .ci/deps)"
+	unshare --mount --propagation private true 2>/dev/null ||
+		unshare --user --map-root-user --mount true 2>/dev/null || skip "no mount namespace for a private trust store"
 	# LeakSanitizer cannot run under ptrace (the sanitizer build).
 	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
-	strace -f -e trace=open,openat -o named.trace env SSL_CERT_FILE="$bundle" SSL_CERT_DIR="$PWD/with" \
-		"$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" </dev/null
-	grep -F "\"$bundle\"" named.trace
-	strace -f -e trace=open,openat -o unset.trace env -u SSL_CERT_FILE SSL_CERT_DIR="$PWD/with" \
-		"$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" </dev/null
-	grep -F "/with/" unset.trace
-	run grep -F "\"$bundle\"" unset.trace
-	assert_failure
+	unset SSL_CERT_FILE SSL_CERT_DIR
 }
 
-@test "system store: SSL_CERT_FILE is honoured; a directory without the subject-hash index is not taken alone" {
+# bundle_read TRACE: the default bundle was opened (by its default name or the file's).
+bundle_read() { grep -qF -e "\"$(openssl_dir)/cert.pem\"" -e '/ca-certificates.crt"' "$1"; }
+
+@test "system store: an indexed default directory alone decides trust, and the bundle is not even read" {
+	need_store
 	gw=$(tls_gateway gw.pem "SYSTEM:cat")
-	indexed without "$PKI/rogueca.pem"
-	run env SSL_CERT_FILE="$PKI/ca.pem" SSL_CERT_DIR="$PWD/without" "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" \
+	# The bundle holds only the rogue CA; the index holds the gateway's CA.
+	store indexed "$PKI/rogueca.pem" "$PKI/ca.pem"
+	run in_store indexed t1 "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" < <(echo ping)
+	assert_success
+	assert_output ping
+	run ! bundle_read t1
+	grep -q "/[0-9a-f]\{8\}\.0\"" t1
+	# The index decides: without the gateway's CA in it, exit 5.
+	store other "$PKI/ca.pem" "$PKI/rogueca.pem"
+	run in_store other t2 "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" </dev/null
+	assert_failure 5
+	assert_output --partial "untrusted issuer"
+}
+
+@test "system store: SSL_CERT_FILE, SSL_CERT_DIR (even empty) or a directory without an index mean OpenSSL's defaults" {
+	need_store
+	gw=$(tls_gateway gw.pem "SYSTEM:cat")
+	store indexed "$PKI/rogueca.pem" "$PKI/ca.pem"
+	# SSL_CERT_DIR empty: OpenSSL reads no directory, so only the bundle, which lacks the CA.
+	run in_store indexed t1 env SSL_CERT_DIR= "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" </dev/null
+	assert_failure 5
+	assert_output --partial "untrusted issuer"
+	bundle_read t1
+	# SSL_CERT_DIR set: added to the bundle, not in its place (the bundle is read).
+	run in_store indexed t2 env SSL_CERT_DIR="$PWD/indexed" "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" \
+		"$GWHOST" < <(echo ping)
+	assert_success
+	bundle_read t2
+	# SSL_CERT_FILE set: honoured.
+	run in_store indexed t3 env SSL_CERT_FILE="$PKI/ca.pem" "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" \
 		"$GWHOST" < <(echo ping)
 	assert_success
 	assert_output ping
-	# The CA as a plain file: the directory lookup cannot find it, the defaults do not hold it.
-	mkdir plain
-	cp "$PKI/ca.pem" plain/
-	run env -u SSL_CERT_FILE SSL_CERT_DIR="$PWD/plain" "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" </dev/null
-	assert_failure 5
-	assert_output --partial "untrusted issuer"
+	grep -qF "\"$PKI/ca.pem\"" t3
+	# Not indexed: the bundle (here with the CA) is what trusts.
+	store plain "$PKI/ca.pem"
+	run in_store plain t4 "$BIN/phala-proxy" --connect-to "127.0.0.1:$gw" "$GWHOST" < <(echo ping)
+	assert_success
+	assert_output ping
+	bundle_read t4
 }
 
 # ---- resolution: claims first, then exactly one `phala cvms get` ----

@@ -30,9 +30,10 @@ pl_random_hex() { # bytes; an RNG failure aborts (no fallback)
 pl_is_hex40() { case $1 in *[!0-9a-f]*) return 1 ;; esac; [ ${#1} -eq 40 ]; }
 pl_is_lease() { case $1 in *[!0-9a-f]*) return 1 ;; esac; [ ${#1} -eq 12 ]; }
 pl_is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
-# A POSIX portable user name (it reaches ssh's -l and an ssh_config line).
+# A POSIX portable user name: [A-Za-z0-9._-], no leading '-', at most 32
+# (it reaches ssh's -l and an ssh_config line).
 pl_is_user() {
-	case $1 in '' | [!a-z_]* | *[!a-z0-9_.-]*) return 1 ;; esac
+	case $1 in '' | -* | *[!A-Za-z0-9_.-]*) return 1 ;; esac
 	[ "${#1}" -le 32 ]
 }
 pl_name() { printf '%s-%s\n' "$PL_PREFIX" "$1"; }

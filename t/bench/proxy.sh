@@ -84,12 +84,15 @@ median_us() {
 
 # median_fb N CMD...: median over N runs of the time from starting CMD to the
 # first byte on its stdout (t/helpers/first-byte), in µs.
+# $in_store, when set, is a command prefix that first-byte runs under (not timed).
+in_store=
 median_fb() {
 	n=$1 i=0
 	shift
 	: >"$tmp/times"
 	while [ $i -lt "$n" ]; do
-		"$HELPERS/first-byte" "$@" >>"$tmp/times" 2>"$tmp/fb.err" ||
+		# shellcheck disable=SC2086 # in_store is a word list
+		$in_store "$HELPERS/first-byte" "$@" >>"$tmp/times" 2>"$tmp/fb.err" ||
 			{ echo "proxy bench: failed: $*" >&2; cat "$tmp/fb.err" >&2; exit 4; }
 		i=$((i + 1))
 	done
@@ -104,7 +107,8 @@ mbps() { awk -v b="$BYTES" -v u="$1" 'BEGIN { printf "%.0f MB/s", b / u }'; }
 check() {
 	name=$1
 	shift
-	"$HELPERS/first-byte" "$@" >/dev/null 2>"$tmp/fb.err" ||
+	# shellcheck disable=SC2086 # in_store is a word list
+	$in_store "$HELPERS/first-byte" "$@" >/dev/null 2>"$tmp/fb.err" ||
 		{ echo "proxy bench: $name got nothing from the server" >&2; cat "$tmp/fb.err" >&2; exit 4; }
 }
 
@@ -130,11 +134,17 @@ echo "  openssl s_client (verifying)        $(ms "$t_sclient")"
 echo "  s_client / phala-proxy              $(ratio "$t_sclient" "$t_proxy")  (target: >= 1.00x)"
 
 # The same with the system trust store (no --cafile / -CAfile), the way users
-# reach the real gateway: the test CA is added to a copy of the system's
-# indexed certificate directory (SSL_CERT_DIR), SSL_CERT_FILE unset. s_client
-# then parses the default CA bundle on every start; phala-proxy reads the
-# indexed directory on demand (doc/phala-proxy.1, ENVIRONMENT).
-sysdir=$(openssl version -d | sed 's/^OPENSSLDIR: "\(.*\)"$/\1/')/certs
+# reach the real gateway. In a mount namespace of its own, a copy of this
+# system's store plus the test CA stands in for the default certificate
+# directory: the same indexed certificates, and the bundle with the test CA
+# appended; SSL_CERT_FILE and SSL_CERT_DIR unset. s_client (OpenSSL's
+# defaults) parses the bundle on every start; phala-proxy reads the indexed
+# directory on demand (doc/phala-proxy.1, ENVIRONMENT).
+odir=$(openssl version -d | sed 's/^OPENSSLDIR: "\(.*\)"$/\1/')
+sysdir=$(readlink -f "$odir/certs")
+bundle=$(readlink -f "$odir/cert.pem")
+ns="unshare --mount --propagation private"
+[ "$(id -u)" -eq 0 ] || ns="unshare --user --map-root-user --mount --propagation private"
 mkdir "$tmp/certs"
 n=0
 for f in "$sysdir"/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].0; do
@@ -142,20 +152,33 @@ for f in "$sysdir"/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a
 	ln -s "$(readlink -f "$f")" "$tmp/certs/"
 	n=$((n + 1))
 done
-if [ "$n" -gt 0 ]; then
+why=
+if [ "$n" -eq 0 ]; then
+	why="$sysdir is not indexed by subject hash"
+elif [ "$(dirname "$bundle")" != "$sysdir" ]; then
+	why="the default bundle $bundle is not in $sysdir"
+elif ! $ns true 2>/dev/null; then
+	why="no mount namespace for a private trust store"
+fi
+if [ -z "$why" ]; then
 	cp "$CA" "$tmp/certs/bench-ca.pem"
 	openssl rehash "$tmp/certs"
-	set -- env -u SSL_CERT_FILE "SSL_CERT_DIR=$tmp/certs"
-	check "phala-proxy (system store)" "$@" "$BIN/phala-proxy" --claims "$tmp/claims" --connect-to "127.0.0.1:$hp" bench-box
-	t_proxy_sys=$(median_fb "$RUNS" "$@" "$BIN/phala-proxy" --claims "$tmp/claims" --connect-to "127.0.0.1:$hp" bench-box)
-	t_sclient_sys=$(median_fb "$RUNS" "$@" openssl s_client -quiet -verify_return_error -verify_hostname "$H" \
+	cat "$bundle" "$CA" >"$tmp/certs/$(basename "$bundle")"
+	printf '#!/bin/sh\nmount --bind "%s" "%s" && exec "$@"\n' "$tmp/certs" "$sysdir" >"$tmp/in-store"
+	in_store="$ns env -u SSL_CERT_FILE -u SSL_CERT_DIR sh $tmp/in-store"
+	check "phala-proxy (system store)" "$BIN/phala-proxy" --claims "$tmp/claims" --connect-to "127.0.0.1:$hp" bench-box
+	check "openssl s_client (system store)" openssl s_client -quiet -verify_return_error -verify_hostname "$H" \
+		-servername "$H" -connect "127.0.0.1:$hp"
+	t_proxy_sys=$(median_fb "$RUNS" "$BIN/phala-proxy" --claims "$tmp/claims" --connect-to "127.0.0.1:$hp" bench-box)
+	t_sclient_sys=$(median_fb "$RUNS" openssl s_client -quiet -verify_return_error -verify_hostname "$H" \
 		-servername "$H" -connect "127.0.0.1:$hp")
-	echo "  with the system trust store ($n CAs and the test CA, SSL_CERT_FILE unset), median of $RUNS:"
+	in_store=
+	echo "  with the system trust store ($n CAs and the test CA, no SSL_CERT_* variables), median of $RUNS:"
 	echo "  phala-proxy (cached host)           $(ms "$t_proxy_sys")"
 	echo "  openssl s_client (verifying)        $(ms "$t_sclient_sys")"
 	echo "  s_client / phala-proxy              $(ratio "$t_sclient_sys" "$t_proxy_sys")  (target: >= 1.00x)"
 else
-	echo "  with the system trust store: not measured - $sysdir is not indexed by subject hash"
+	echo "  with the system trust store: not measured - $why"
 fi
 
 uncached_line() { echo "  phala-proxy (uncached: phala cvms get against the mock API${2:+, median of $2})  $1"; }
