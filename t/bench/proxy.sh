@@ -43,10 +43,10 @@ for t in openssl socat; do
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/proxy-bench.XXXXXX")
-pids=
 mock_dir=
 cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	# Servers are started in command substitutions: their pids are in a file.
+	[ ! -f "$tmp/pids" ] || while read -r p; do kill "$p" 2>/dev/null || true; done <"$tmp/pids"
 	if [ -n "$mock_dir" ]; then sh "$MOCK_API" stop "$mock_dir" >/dev/null 2>&1 || true; fi
 	rm -rf "$tmp"
 }
@@ -59,7 +59,7 @@ CA=$tmp/pki/ca.pem
 # server MODE [BYTES]: starts tls-server (hello, sink, source BYTES) and prints its port.
 server() {
 	"$HELPERS/tls-server" "$tmp/pki/gw.pem" "$@" >"$tmp/$1.port" 2>"$tmp/$1.log" &
-	pids="$pids $!"
+	echo $! >>"$tmp/pids"
 	i=0
 	while [ ! -s "$tmp/$1.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	[ -s "$tmp/$1.port" ] || { echo "proxy bench: tls-server $1 did not start" >&2; exit 4; }
