@@ -21,7 +21,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 now_ms() { date +%s%3N; }
 start=$(now_ms)

@@ -13,6 +13,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP PIPE
 dir=$tmp/claims
 claim=bin/phala-claim
 lookup=build/helpers/claim-lookup

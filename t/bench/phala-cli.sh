@@ -13,7 +13,8 @@ done
 
 mock=$PWD/t/sim/mock-api.sh
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-phala-cli.XXXXXX")
-trap '"$mock" stop "$tmp/mock" || :; rm -rf "$tmp"' EXIT INT TERM
+trap '"$mock" stop "$tmp/mock" || :; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM HUP PIPE
 prefix=$("$mock" start "$tmp/mock")
 app=$("$mock" add "$tmp/mock" name=bench-lease-01)
 mkdir "$tmp/cwd" "$tmp/cfg"

@@ -51,7 +51,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 sh t/helpers/proxy-pki.sh "$tmp/pki"
 CA=$tmp/pki/ca.pem
@@ -188,7 +188,7 @@ if command -v node >/dev/null 2>&1 && [ -x "$PHALA_CLI" ] && [ -f "$MOCK_API" ];
 	chmod 700 "$tmp/noclaims"
 	out=
 	ok=false
-	if prefix=$(sh "$MOCK_API" start "$mock_dir" --domain test-gateway.example) &&
+	if prefix=$(sh "$MOCK_API" start "$mock_dir" --domain test-gateway.example --watch-pid $$) &&
 		sh "$MOCK_API" add "$mock_dir" app_id=$APP name=bench-box status=running >/dev/null; then
 		set -- env PHALA_CLOUD_API_PREFIX="$prefix" PHALA_CLOUD_API_KEY="$(cat "$mock_dir/api-key")" \
 			PHALA_CLOUD_DIR="$tmp/phala-cloud" "$BIN/phala-proxy" --claims "$tmp/noclaims" --phala "$PHALA_CLI" \

@@ -21,7 +21,7 @@ sim=$work/sim
 # shellcheck disable=SC2317 # called by the trap
 cleanup() { sh "$root/t/sim/sim" stop "$sim" >/dev/null 2>&1 || :; rm -rf "$work"; }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 now_ms() { date +%s%3N; }
 
 SIM_BIN=$BIN sh t/sim/sim start "$sim" --watch-pid $$ >/dev/null || exit 4
