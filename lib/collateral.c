@@ -332,9 +332,10 @@ int qe_identity_parse(struct qe_identity *q, const char *text, size_t len, struc
 	    get_u64(&c, 0, "isvprodid", 65535, &v))
 		goto out;
 	q->isvprodid = (uint16_t)v;
-	/* Hex as written: big-endian 32-bit values. */
-	q->miscselect = (uint32_t)misc[0] << 24 | (uint32_t)misc[1] << 16 | (uint32_t)misc[2] << 8 | misc[3];
-	q->miscselect_mask = (uint32_t)mask[0] << 24 | (uint32_t)mask[1] << 16 | (uint32_t)mask[2] << 8 | mask[3];
+	/* Hex as written: big-endian 32-bit values (4 bytes each, so the reads succeed). */
+	struct cursor mc = cursor_of(misc, sizeof misc), kc = cursor_of(mask, sizeof mask);
+	cur_u32be(&mc, &q->miscselect);
+	cur_u32be(&kc, &q->miscselect_mask);
 	if (get_levels(&c, 0, false, false, &q->levels, &q->nlevels))
 		goto out;
 	json_free(&j);

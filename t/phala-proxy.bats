@@ -381,11 +381,9 @@ store() {
 # in_store DIR TRACE CMD...: CMD in a mount namespace of its own where DIR is
 # the default certificate directory, its file opens traced to TRACE.
 in_store() {
-	local d=$1 trace=$2 ns=(unshare --mount --propagation private)
+	local d=$1 trace=$2
 	shift 2
-	[ "$(id -u)" -eq 0 ] || ns=(unshare --user --map-root-user --mount --propagation private)
-	# shellcheck disable=SC2016 # $1, $2 and $@ belong to the inner sh
-	"${ns[@]}" sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$d" "$(readlink -f "$(openssl_dir)/certs")" \
+	sh "$ROOT/t/helpers/in-mount-ns.sh" "$d" "$(readlink -f "$(openssl_dir)/certs")" \
 		strace -f -e trace=open,openat -o "$trace" "$@"
 }
 
@@ -397,8 +395,7 @@ need_store() {
 	bundle=$(readlink -f "$(openssl_dir)/cert.pem")
 	[ "$(dirname "$bundle")" = "$dir" ] || skip "the default bundle $bundle is not in the default directory $dir"
 	command -v strace >/dev/null || skip "strace not installed (sh .ci/deps)"
-	unshare --mount --propagation private true 2>/dev/null ||
-		unshare --user --map-root-user --mount true 2>/dev/null || skip "no mount namespace for a private trust store"
+	sh "$ROOT/t/helpers/in-mount-ns.sh" "$dir" "$dir" true 2>/dev/null || skip "no mount namespace for a private trust store"
 	# LeakSanitizer cannot run under ptrace (the sanitizer build).
 	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 	unset SSL_CERT_FILE SSL_CERT_DIR

@@ -143,8 +143,6 @@ echo "  s_client / phala-proxy              $(ratio "$t_sclient" "$t_proxy")  (t
 odir=$(openssl version -d | sed 's/^OPENSSLDIR: "\(.*\)"$/\1/')
 sysdir=$(readlink -f "$odir/certs")
 bundle=$(readlink -f "$odir/cert.pem")
-ns="unshare --mount --propagation private"
-[ "$(id -u)" -eq 0 ] || ns="unshare --user --map-root-user --mount --propagation private"
 mkdir "$tmp/certs"
 n=0
 for f in "$sysdir"/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].0; do
@@ -157,15 +155,14 @@ if [ "$n" -eq 0 ]; then
 	why="$sysdir is not indexed by subject hash"
 elif [ "$(dirname "$bundle")" != "$sysdir" ]; then
 	why="the default bundle $bundle is not in $sysdir"
-elif ! $ns true 2>/dev/null; then
+elif ! sh t/helpers/in-mount-ns.sh "$sysdir" "$sysdir" true 2>/dev/null; then
 	why="no mount namespace for a private trust store"
 fi
 if [ -z "$why" ]; then
 	cp "$CA" "$tmp/certs/bench-ca.pem"
 	openssl rehash "$tmp/certs"
 	cat "$bundle" "$CA" >"$tmp/certs/$(basename "$bundle")"
-	printf '#!/bin/sh\nmount --bind "%s" "%s" && exec "$@"\n' "$tmp/certs" "$sysdir" >"$tmp/in-store"
-	in_store="$ns env -u SSL_CERT_FILE -u SSL_CERT_DIR sh $tmp/in-store"
+	in_store="env -u SSL_CERT_FILE -u SSL_CERT_DIR sh $ROOT/t/helpers/in-mount-ns.sh $tmp/certs $sysdir"
 	check "phala-proxy (system store)" "$BIN/phala-proxy" --claims "$tmp/claims" --connect-to "127.0.0.1:$hp" bench-box
 	check "openssl s_client (system store)" openssl s_client -quiet -verify_return_error -verify_hostname "$H" \
 		-servername "$H" -connect "127.0.0.1:$hp"
