@@ -18,6 +18,9 @@ bool buf_reserve(struct buf *b, size_t extra)
 	uint8_t *p = realloc(b->data, cap);
 	if (!p)
 		return false;
+	/* Text by construction: a buffer handed out is NUL-terminated even when
+	 * nothing was ever appended to it. */
+	p[b->len] = 0;
 	b->data = p;
 	b->cap = cap;
 	return true;
@@ -225,13 +228,15 @@ bool utf8_valid(const uint8_t *p, size_t n)
 
 size_t cur_left(const struct cursor *c)
 {
-	return c->len - c->pos;
+	return c->failed ? 0 : c->len - c->pos;
 }
 
 const uint8_t *cur_take(struct cursor *c, size_t n)
 {
-	if (n > cur_left(c))
+	if (c->failed || n > c->len - c->pos) {
+		c->failed = true;
 		return NULL;
+	}
 	const uint8_t *p = c->p + c->pos;
 	c->pos += n;
 	return p;

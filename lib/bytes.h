@@ -42,19 +42,27 @@ bool hex_decode_text(const uint8_t *p, size_t n, struct buf *out);
 size_t utf8_seq_len(const uint8_t *s, size_t n);
 bool utf8_valid(const uint8_t *p, size_t n);
 
-/* A read-only window over untrusted bytes. Every read checks the bounds; a
- * failed read leaves the cursor unchanged and returns false/NULL. */
+/* A read-only window over untrusted bytes. Every read checks the bounds. A
+ * failed read poisons the cursor: it and every later read return false/NULL
+ * (and cur_left 0), so a parser that forgets one check cannot go on with a
+ * NULL field. A parser that backtracks restores a copy saved before the read. */
 struct cursor {
 	const uint8_t *p;
 	size_t len, pos;
+	bool failed;
 };
 
 static inline struct cursor cursor_of(const uint8_t *p, size_t len)
 {
-	struct cursor c = { p, len, 0 };
+	struct cursor c = { p, len, 0, false };
 	return c;
 }
 size_t cur_left(const struct cursor *c);
+/* True while no read has failed. */
+static inline bool cur_ok(const struct cursor *c)
+{
+	return !c->failed;
+}
 const uint8_t *cur_take(struct cursor *c, size_t n);
 bool cur_u8(struct cursor *c, uint8_t *v);
 bool cur_u16le(struct cursor *c, uint16_t *v);

@@ -113,6 +113,7 @@ static int parse_signature_data(struct tdx_quote *q, struct cursor *c, struct er
 	struct cursor d = cursor_of(cd, q->cert_data_len);
 	const uint8_t *report = cur_take(&d, SGX_REPORT_LEN);
 	q->qe_report_signature = cur_take(&d, 64);
+	/* The cursor is poisoned by a short report, so one check covers both. */
 	if (!q->qe_report_signature || !cur_u16le(&d, &q->qe_auth_len))
 		return truncated(e, "QE report certification data");
 	sgx_report_parse(&q->qe_report, report);
@@ -170,10 +171,11 @@ int quote_parse(struct tdx_quote *q, const uint8_t *data, size_t len, struct err
 	q->signed_len = c.pos;
 	if (!cur_u32le(&c, &q->sig_data_len))
 		return truncated(e, "signature data length");
+	size_t follow = cur_left(&c);
 	const uint8_t *sig = cur_take(&c, q->sig_data_len);
 	if (!sig)
 		return err_set(e, EXIT_MALFORMED, "quote truncated: signature data length %u, but only %zu bytes follow",
-			       q->sig_data_len, cur_left(&c));
+			       q->sig_data_len, follow);
 	q->len = c.pos;
 	q->trailing = cur_left(&c);
 	struct cursor s = cursor_of(sig, q->sig_data_len);

@@ -66,6 +66,30 @@ static void getters_are_typed(void)
 	json_free(&j);
 }
 
+/* An empty string is handed out as an empty C string, also into a buffer that
+ * never held anything (it used to be allocated but not terminated). */
+static void empty_string_is_terminated(void)
+{
+	const char *s = "{\"e\":\"\"}";
+	struct json j;
+	struct err e = { 0 };
+	CHECK(json_parse(&j, s, strlen(s), &e) == EXIT_OK);
+	for (int i = 0; i < 50; i++) {
+		/* Heap garbage where the terminator must go: a fresh buffer reuses it. */
+		char *junk = malloc(64);
+		memset(junk, 'M', 64);
+		free(junk);
+		struct buf b = { 0 };
+		CHECK(json_string(&j, json_get(&j, 0, "e"), "e", &b, &e) == EXIT_OK);
+		CHECK(b.data != NULL && b.len == 0 && b.data[0] == 0);
+		buf_free(&b);
+	}
+	struct buf r = { 0 };
+	CHECK(buf_reserve(&r, 10) && r.data[0] == 0);
+	buf_free(&r);
+	json_free(&j);
+}
+
 static void writer_round_trips(void)
 {
 	struct buf out = { 0 };
@@ -95,6 +119,7 @@ int main(void)
 	RUN(accepts_valid_documents);
 	RUN(rejects_malformed_documents);
 	RUN(getters_are_typed);
+	RUN(empty_string_is_terminated);
 	RUN(writer_round_trips);
 	return UNIT_DONE();
 }

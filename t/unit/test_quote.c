@@ -54,6 +54,51 @@ static void every_truncation_is_malformed(void)
 	free(raw);
 }
 
+/* A failed take poisons the cursor: every later take fails, cur_left is 0,
+ * and a restored copy is usable again. */
+static void cursor_poisons_after_a_failed_take(void)
+{
+	const uint8_t data[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct cursor c = cursor_of(data, sizeof data);
+	CHECK(cur_take(&c, 2) == data && cur_ok(&c));
+	struct cursor save = c;
+	CHECK(cur_take(&c, 7) == NULL && !cur_ok(&c));
+	CHECK(cur_take(&c, 1) == NULL && cur_left(&c) == 0);
+	uint8_t b = 0;
+	uint32_t w = 0;
+	CHECK(!cur_u8(&c, &b) && !cur_u32le(&c, &w) && b == 0);
+	c = save;
+	CHECK(cur_ok(&c) && cur_left(&c) == 6 && cur_u8(&c, &b) && b == 3);
+}
+
+/* Certification data shorter than a QE report (66..383 bytes): the report
+ * take fails and the parser must say truncated, not read through NULL. */
+static void short_certification_data_is_malformed(void)
+{
+	size_t n;
+	uint8_t *raw = (uint8_t *)unit_slurp("testdata/phala-quote.bin", &n);
+	const size_t sig_at = 632, cd_len_at = sig_at + 4 + 64 + 64 + 2, cd_at = cd_len_at + 4;
+	int refused = 0, tried = 0;
+	for (uint32_t cd_len = 0; cd_len < 400; cd_len++) {
+		size_t len = cd_at + cd_len;
+		uint8_t *copy = malloc(len); /* exact size: ASan sees any over-read */
+		memcpy(copy, raw, len);
+		uint32_t sig_len = (uint32_t)(len - sig_at - 4);
+		for (int i = 0; i < 4; i++) {
+			copy[sig_at + i] = (uint8_t)(sig_len >> (8 * i));
+			copy[cd_len_at + i] = (uint8_t)(cd_len >> (8 * i));
+		}
+		struct tdx_quote q;
+		struct err e = { 0 };
+		tried++;
+		if (quote_parse(&q, copy, len, &e) == EXIT_MALFORMED && strstr(e.msg, "truncated"))
+			refused++;
+		free(copy);
+	}
+	CHECK(refused == tried);
+	free(raw);
+}
+
 static void refuses_wrong_version_and_tee(void)
 {
 	size_t n;
@@ -85,6 +130,8 @@ int main(void)
 	RUN(parses_real_phala_quote);
 	RUN(parses_other_real_quotes);
 	RUN(every_truncation_is_malformed);
+	RUN(cursor_poisons_after_a_failed_take);
+	RUN(short_certification_data_is_malformed);
 	RUN(refuses_wrong_version_and_tee);
 	RUN(decodes_hex_input);
 	return UNIT_DONE();
