@@ -112,6 +112,88 @@ setup() {
 	refute_output --partial ":1.2.840.113741.1.13.1.7"
 }
 
+# x509_text FILE: openssl's reading of a certificate's extensions.
+x509_text() { openssl x509 -in "$1" -noout -ext basicConstraints,keyUsage -text; }
+
+@test "pki --bad: each certificate fault is in the certificate, as openssl reads it; the rest stays genuine" {
+	"$TESTPKI" pki "$P" --bad pck:ca --bad pck:ku=keyCertSign,cRLSign --bad pckca:bc-noncritical \
+		--bad tcb:no-ku --bad root:pathlen=0
+	run x509_text "$P/pck.pem"
+	assert_output --partial "X509v3 Basic Constraints: critical"$'\n'"    CA:TRUE"
+	assert_output --partial "X509v3 Key Usage: critical"$'\n'"    Certificate Sign, CRL Sign"
+	run x509_text "$P/pckca.pem"
+	assert_output --partial "X509v3 Basic Constraints: "$'\n'"    CA:TRUE, pathlen:0"
+	run x509_text "$P/tcb.pem"
+	refute_output --partial "Key Usage"
+	assert_output --partial "CA:FALSE"
+	run x509_text "$P/root.pem"
+	assert_output --partial "CA:TRUE, pathlen:0"
+	# only the faulted certificates change: the QE identity signer is the TCB signer
+	cmp "$P/qe-chain.pem" "$P/tcb-chain.pem"
+	"$TESTPKI" pki "$P" --bad pckca:not-ca --bad pckca:ku=keyCertSign --bad tcb:critical-ext --bad qe:ku=keyAgreement
+	run x509_text "$P/pckca.pem"
+	assert_output --partial "CA:FALSE"
+	assert_output --partial "    Certificate Sign"$'\n'
+	run openssl x509 -in "$P/tcb.pem" -noout -text
+	assert_output --partial "2.25.238907224386427512271375227185716231917: critical"
+	# --bad qe: a QE identity signer of its own, which signs the QE identity
+	run openssl x509 -in "$P/qe.pem" -noout -subject -ext keyUsage
+	assert_output --partial "CN = Intel SGX Enclave Identity Signing"
+	assert_output --partial "Key Agreement"
+	"$TESTPKI" collateral "$P" -o "$BATS_TEST_TMPDIR/c.json"
+	json_field "$BATS_TEST_TMPDIR/c.json" qe_identity_issuer_chain | cmp - "$P/qe-chain.pem"
+	openssl x509 -in "$P/qe.pem" -pubkey -noout >"$BATS_TEST_TMPDIR/qe.pub"
+	json_field "$BATS_TEST_TMPDIR/c.json" qe_identity >"$BATS_TEST_TMPDIR/qe_identity"
+	rs_to_der "$(json_field "$BATS_TEST_TMPDIR/c.json" qe_identity_signature)" "$BATS_TEST_TMPDIR/qe.sig"
+	run openssl dgst -sha256 -verify "$BATS_TEST_TMPDIR/qe.pub" -signature "$BATS_TEST_TMPDIR/qe.sig" \
+		"$BATS_TEST_TMPDIR/qe_identity"
+	assert_output "Verified OK"
+	run "$TESTPKI" pki "$P" --bad pck:frob
+	assert_failure 2
+	run "$TESTPKI" pki "$P" --bad pckcrl:ca
+	assert_failure 2
+	run "$TESTPKI" pki "$P" --bad nowhere:ca
+	assert_failure 2
+}
+
+@test "pki --bad on CRLs: critical extensions and a foreign signing key, as openssl reads them" {
+	"$TESTPKI" pki "$P" --bad rootcrl:critical-ext --bad pckcrl:critical-entry-ext --bad pckcrl:foreign-key
+	run openssl crl -inform der -in "$P/root.crl" -noout -text
+	assert_output --regexp "CRL extensions:.*2\.25\.238907224386427512271375227185716231917: critical"
+	run openssl crl -inform der -in "$P/pck.crl" -noout -text
+	assert_output --regexp "Serial Number: 7FFF.*2\.25\.238907224386427512271375227185716231917: critical"
+	run openssl crl -inform der -in "$P/pck.crl" -CAfile "$P/pckca-chain.pem" -noout
+	assert_output --partial "verify failure"
+	run openssl crl -inform der -in "$P/root.crl" -CAfile "$P/root.pem" -noout
+	assert_output --partial "verify OK"
+}
+
+@test "pki --pck-sub-ca and --root-namesake: the chains they make, as openssl verifies them" {
+	"$TESTPKI" pki "$P" --pck-sub-ca
+	[ "$(grep -c 'BEGIN CERTIFICATE' "$P/chain.pem")" -eq 4 ]
+	run openssl verify -CAfile "$P/root.pem" -untrusted "$P/pckca-chain.pem" "$P/pck.pem"
+	assert_failure
+	assert_output --partial "path length constraint exceeded"
+	# the PCK CRL comes from the PCK certificate's issuer, the sub-CA
+	run openssl crl -inform der -in "$P/pck.crl" -noout -issuer
+	assert_output --partial "CN = Intel SGX PCK Sub CA"
+	for w in tcb qe pckca; do
+		"$TESTPKI" pki "$P" --root-namesake "$w"
+		case $w in tcb) f=tcb-chain.pem ;; qe) f=qe-chain.pem ;; pckca) f=pckca-chain.pem ;; esac
+		[ "$(grep -c 'BEGIN CERTIFICATE' "$P/$f")" -eq 3 ]
+		# the certificate above the signer has the root's name and not its key, and the
+		# whole chain is a valid path to the root (openssl accepts it)
+		awk '/BEGIN/ { n++ } n == 2' "$P/$f" >"$BATS_TEST_TMPDIR/ns.pem"
+		[ "$(openssl x509 -in "$BATS_TEST_TMPDIR/ns.pem" -noout -subject)" = "$(openssl x509 -in "$P/root.pem" -noout -subject)" ]
+		[ "$(openssl x509 -in "$BATS_TEST_TMPDIR/ns.pem" -noout -pubkey)" != "$(openssl x509 -in "$P/root.pem" -noout -pubkey)" ]
+		awk '/BEGIN/ { n++ } n == 1' "$P/$f" >"$BATS_TEST_TMPDIR/leaf.pem"
+		run openssl verify -CAfile "$P/root.pem" -untrusted "$BATS_TEST_TMPDIR/ns.pem" "$BATS_TEST_TMPDIR/leaf.pem"
+		assert_success
+	done
+	run "$TESTPKI" pki "$P" --root-namesake pck
+	assert_failure 2
+}
+
 @test "collateral: TCB info and QE identity signatures verify with the TCB signing key" {
 	"$TESTPKI" collateral "$P" -o "$BATS_TEST_TMPDIR/c.json"
 	run collateral_sigs "$BATS_TEST_TMPDIR/c.json"

@@ -45,6 +45,17 @@ static const char usage[] =
 	"         --pck-not-after T   validity end of the PCK certificate alone\n"
 	"         --crl-this-update T, --crl-next-update T   CRL window (default 2025-01-01..2035-01-01)\n"
 	"         --root-crl-url URL  CRL distribution point of the root certificate\n"
+	"         --bad WHAT:FAULT    break the certificate profile (repeatable); WHAT is a\n"
+	"                             certificate: root, pckca, pck, tcb (TCB info signer), qe (a\n"
+	"                             QE identity signer of its own); FAULT: ca (CA:TRUE), not-ca\n"
+	"                             (CA:FALSE), no-bc, bc-noncritical, no-ku, ku=LIST (openssl\n"
+	"                             names: digitalSignature,keyCertSign,...), pathlen=N,\n"
+	"                             critical-ext (an unknown critical extension); or WHAT is a\n"
+	"                             CRL: rootcrl, pckcrl; FAULT: critical-ext, critical-entry-ext,\n"
+	"                             foreign-key (signed by a key other than its issuer's)\n"
+	"         --pck-sub-ca        a second PCK CA between the PCK CA and the PCK certificate\n"
+	"         --root-namesake WHAT  a CA with the root's name (another key, issued by the\n"
+	"                             root) issues WHAT: pckca, tcb or qe\n"
 	"       tdx-testpki collateral DIR [options] -o FILE   signed collateral, dcap-qvl JSON\n"
 	"         --tcb-levels ladder|FILE  TCB levels: the ladder preset (default) or a JSON array\n"
 	"         --module-identities FILE  tdxModuleIdentities as a JSON array (default: TDX_03)\n"
@@ -239,6 +250,17 @@ static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	X509_EXTENSION_free(ext);
 }
 
+/* A deliberate break of Intel's certificate profile (--bad), for the
+ * verifier's negative tests. */
+struct fault {
+	enum { BC_PROFILE, BC_CA, BC_NOT_CA, BC_NONE, BC_NONCRITICAL } bc;
+	const char *ku; /* NULL: the profile's; "": none; else an openssl key usage list */
+	int pathlen;    /* -1: the profile's */
+	bool critical_ext;
+	/* CRLs */
+	bool critical_entry_ext, foreign_key;
+};
+
 struct certspec {
 	const char *cn;
 	EVP_PKEY *key;        /* the subject's key */
@@ -249,7 +271,49 @@ struct certspec {
 	int pathlen; /* -1: leaf */
 	const char *crl_url;
 	const struct buf *sgx_ext; /* DER of the SGX extension value, or NULL */
+	const struct fault *fault; /* NULL: as the profile says */
 };
+
+/* An extension no profile defines (OID 2.25.<UUID>, value NULL), critical. */
+static X509_EXTENSION *unknown_critical_ext(void)
+{
+	static const uint8_t null_der[] = { 0x05, 0x00 };
+	ASN1_OBJECT *obj = need(OBJ_txt2obj("2.25.238907224386427512271375227185716231917", 1), "OBJ_txt2obj");
+	ASN1_OCTET_STRING *os = need(ASN1_OCTET_STRING_new(), "ASN1_OCTET_STRING_new");
+	check(ASN1_OCTET_STRING_set(os, null_der, sizeof null_der), "octet string");
+	X509_EXTENSION *ext = need(X509_EXTENSION_create_by_OBJ(NULL, obj, 1, os), "extension");
+	ASN1_OCTET_STRING_free(os);
+	ASN1_OBJECT_free(obj);
+	return ext;
+}
+
+/* Basic constraints and key usage: the profile's for a CA (pathlen >= 0) or
+ * a leaf, unless f breaks them. */
+static void profile_exts(X509 *c, X509 *issuer, int pathlen, const struct fault *f)
+{
+	static const struct fault none = { .pathlen = -1 };
+	char v[160];
+	if (!f)
+		f = &none;
+	bool ca = f->bc == BC_CA || (f->bc != BC_NOT_CA && pathlen >= 0);
+	int n = f->pathlen >= 0 ? f->pathlen : pathlen;
+	if (f->bc != BC_NONE) {
+		snprintf(v, sizeof v, "%sCA:%s", f->bc == BC_NONCRITICAL ? "" : "critical,", ca ? "TRUE" : "FALSE");
+		if (ca && n >= 0)
+			snprintf(v + strlen(v), sizeof v - strlen(v), ",pathlen:%d", n);
+		add_ext(c, issuer, NID_basic_constraints, v);
+	}
+	const char *ku = f->ku ? f->ku : pathlen >= 0 ? "keyCertSign,cRLSign" : "digitalSignature,nonRepudiation";
+	if (*ku) {
+		snprintf(v, sizeof v, "critical,%s", ku);
+		add_ext(c, issuer, NID_key_usage, v);
+	}
+	if (f->critical_ext) {
+		X509_EXTENSION *ext = unknown_critical_ext();
+		check(X509_add_ext(c, ext, -1), "X509_add_ext");
+		X509_EXTENSION_free(ext);
+	}
+}
 
 static X509 *make_cert(const struct certspec *s)
 {
@@ -270,15 +334,7 @@ static X509 *make_cert(const struct certspec *s)
 		snprintf(cdp, sizeof cdp, "URI:%s", s->crl_url);
 		add_ext(c, issuer, NID_crl_distribution_points, cdp);
 	}
-	if (s->pathlen >= 0) {
-		char bc[64];
-		snprintf(bc, sizeof bc, "critical,CA:TRUE,pathlen:%d", s->pathlen);
-		add_ext(c, issuer, NID_basic_constraints, bc);
-		add_ext(c, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
-	} else {
-		add_ext(c, issuer, NID_basic_constraints, "critical,CA:FALSE");
-		add_ext(c, issuer, NID_key_usage, "critical,digitalSignature,nonRepudiation");
-	}
+	profile_exts(c, issuer, s->pathlen, s->fault);
 	if (s->sgx_ext) {
 		ASN1_OBJECT *obj = need(OBJ_txt2obj(SGX_EXT_OID, 1), "OBJ_txt2obj");
 		ASN1_OCTET_STRING *os = need(ASN1_OCTET_STRING_new(), "ASN1_OCTET_STRING_new");
@@ -294,7 +350,8 @@ static X509 *make_cert(const struct certspec *s)
 	return c;
 }
 
-static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *key, time_t this_update, time_t next_update, X509 *revoked)
+static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *key, time_t this_update, time_t next_update, X509 *revoked,
+			  const struct fault *f)
 {
 	X509_CRL *crl = need(X509_CRL_new(), "X509_CRL_new");
 	check(X509_CRL_set_version(crl, 1), "CRL version");
@@ -310,6 +367,19 @@ static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *key, time_t this_update, time_
 		check(X509_REVOKED_set_revocationDate(r, t), "revocation date");
 		check(X509_CRL_add0_revoked(crl, r), "X509_CRL_add0_revoked");
 	}
+	if (f->critical_entry_ext) { /* an entry for a serial no certificate has */
+		X509_REVOKED *r = need(X509_REVOKED_new(), "X509_REVOKED_new");
+		ASN1_INTEGER *serial = need(ASN1_INTEGER_new(), "ASN1_INTEGER_new");
+		check(ASN1_INTEGER_set(serial, 0x7fff), "serial");
+		check(X509_REVOKED_set_serialNumber(r, serial), "revoked serial");
+		ASN1_INTEGER_free(serial);
+		need(ASN1_TIME_set(t, this_update), "CRL time");
+		check(X509_REVOKED_set_revocationDate(r, t), "revocation date");
+		X509_EXTENSION *ext = unknown_critical_ext();
+		check(X509_REVOKED_add_ext(r, ext, -1), "X509_REVOKED_add_ext");
+		X509_EXTENSION_free(ext);
+		check(X509_CRL_add0_revoked(crl, r), "X509_CRL_add0_revoked");
+	}
 	ASN1_TIME_free(t);
 	X509V3_CTX ctx;
 	X509V3_set_ctx(&ctx, issuer, NULL, NULL, crl, 0);
@@ -321,8 +391,16 @@ static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *key, time_t this_update, time_
 				   "CRL authority key identifier");
 	check(X509_CRL_add_ext(crl, aki, -1), "X509_CRL_add_ext");
 	X509_EXTENSION_free(aki);
+	if (f->critical_ext) {
+		X509_EXTENSION *ext = unknown_critical_ext();
+		check(X509_CRL_add_ext(crl, ext, -1), "X509_CRL_add_ext");
+		X509_EXTENSION_free(ext);
+	}
 	check(X509_CRL_sort(crl), "X509_CRL_sort");
-	check(X509_CRL_sign(crl, key, EVP_sha256()), "X509_CRL_sign");
+	EVP_PKEY *signer = f->foreign_key ? keygen() : key;
+	check(X509_CRL_sign(crl, signer, EVP_sha256()), "X509_CRL_sign");
+	if (signer != key)
+		EVP_PKEY_free(signer);
 	return crl;
 }
 
@@ -490,22 +568,79 @@ static void load_platform(const char *dir, struct platform *pf)
 
 /* --- pki ------------------------------------------------------------------ */
 
+/* What --bad can break: certificates, then CRLs. */
+enum { W_ROOT, W_PCKCA, W_PCK, W_TCB, W_QE, W_ROOTCRL, W_PCKCRL, W_COUNT };
+static const char *const what_names[W_COUNT] = { "root", "pckca", "pck", "tcb", "qe", "rootcrl", "pckcrl" };
+
+static int what_parse(const char *s, size_t n, int from, int to)
+{
+	for (int i = from; i < to; i++)
+		if (strlen(what_names[i]) == n && !memcmp(s, what_names[i], n))
+			return i;
+	return -1;
+}
+
+/* --bad WHAT:FAULT into faults[WHAT]. */
+static void bad_parse(const char *arg, struct fault *faults)
+{
+	const char *colon = strchr(arg, ':');
+	int w = colon ? what_parse(arg, (size_t)(colon - arg), 0, W_COUNT) : -1;
+	if (w < 0)
+		usage_error("--bad WHAT:FAULT, WHAT one of root, pckca, pck, tcb, qe, rootcrl, pckcrl");
+	const char *f = colon + 1;
+	struct fault *x = &faults[w];
+	bool crl = w >= W_ROOTCRL, ok = true;
+	if (!strcmp(f, "critical-ext"))
+		x->critical_ext = true;
+	else if (crl && !strcmp(f, "critical-entry-ext"))
+		x->critical_entry_ext = true;
+	else if (crl && !strcmp(f, "foreign-key"))
+		x->foreign_key = true;
+	else if (crl)
+		ok = false;
+	else if (!strcmp(f, "ca"))
+		x->bc = BC_CA;
+	else if (!strcmp(f, "not-ca"))
+		x->bc = BC_NOT_CA;
+	else if (!strcmp(f, "no-bc"))
+		x->bc = BC_NONE;
+	else if (!strcmp(f, "bc-noncritical"))
+		x->bc = BC_NONCRITICAL;
+	else if (!strcmp(f, "no-ku"))
+		x->ku = "";
+	else if (!strncmp(f, "ku=", 3) && f[3])
+		x->ku = f + 3;
+	else if (!strncmp(f, "pathlen=", 8))
+		x->pathlen = (int)parse_num(f + 8, 100);
+	else
+		ok = false;
+	if (!ok)
+		usage_error(crl ? "a CRL's FAULT is critical-ext, critical-entry-ext or foreign-key"
+				: "a certificate's FAULT is ca, not-ca, no-bc, bc-noncritical, no-ku, ku=LIST, "
+				  "pathlen=N or critical-ext");
+}
+
 static int cmd_pki(int argc, char **argv)
 {
 	struct platform pf = { .fmspc = { 0xb0, 0xc0, 0x6f }, .pcesvn = 11,
 			       .cpusvn = { 3, 3, 2, 2, 4, 1, 5 } };
 	time_t not_before = 1577836800 /* 2020-01-01 */, not_after = 2524607999 /* 2049-12-31 */;
 	time_t pck_not_after = 0, crl_this = 1735689600 /* 2025-01-01 */, crl_next = 2051222400 /* 2035-01-01 */;
-	bool revoke_pck = false, revoke_ca = false;
+	bool revoke_pck = false, revoke_ca = false, sub_ca = false, qe_own = false;
+	int namesake = -1;
+	struct fault faults[W_COUNT];
+	for (int i = 0; i < W_COUNT; i++)
+		faults[i] = (struct fault){ .pathlen = -1 };
 	const char *root_crl_url = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der";
 	enum { O_FMSPC = 256, O_PCEID, O_PCESVN, O_CPUSVN, O_CA, O_REVPCK, O_REVCA, O_NB, O_NA, O_PCKNA, O_CRLT,
-	       O_CRLN, O_ROOTURL };
+	       O_CRLN, O_ROOTURL, O_BAD, O_SUBCA, O_NAMESAKE };
 	static const struct option opts[] = {
 		{ "fmspc", 1, 0, O_FMSPC }, { "pce-id", 1, 0, O_PCEID }, { "pcesvn", 1, 0, O_PCESVN },
 		{ "cpusvn", 1, 0, O_CPUSVN }, { "ca", 1, 0, O_CA }, { "revoke-pck", 0, 0, O_REVPCK },
 		{ "revoke-pck-ca", 0, 0, O_REVCA }, { "not-before", 1, 0, O_NB }, { "not-after", 1, 0, O_NA },
 		{ "pck-not-after", 1, 0, O_PCKNA }, { "crl-this-update", 1, 0, O_CRLT },
-		{ "crl-next-update", 1, 0, O_CRLN }, { "root-crl-url", 1, 0, O_ROOTURL }, { "help", 0, 0, 'h' },
+		{ "crl-next-update", 1, 0, O_CRLN }, { "root-crl-url", 1, 0, O_ROOTURL }, { "bad", 1, 0, O_BAD },
+		{ "pck-sub-ca", 0, 0, O_SUBCA }, { "root-namesake", 1, 0, O_NAMESAKE }, { "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 }
 	};
 	int c;
@@ -528,6 +663,17 @@ static int cmd_pki(int argc, char **argv)
 		case O_CRLT: crl_this = parse_time(optarg); break;
 		case O_CRLN: crl_next = parse_time(optarg); break;
 		case O_ROOTURL: root_crl_url = optarg; break;
+		case O_BAD:
+			bad_parse(optarg, faults);
+			qe_own |= !strncmp(optarg, "qe:", 3);
+			break;
+		case O_SUBCA: sub_ca = true; break;
+		case O_NAMESAKE:
+			namesake = what_parse(optarg, strlen(optarg), W_PCKCA, W_QE + 1);
+			if (namesake < 0 || namesake == W_PCK)
+				usage_error("--root-namesake is pckca, tcb or qe");
+			qe_own |= namesake == W_QE;
+			break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		default: usage_error("unknown option");
 		}
@@ -542,42 +688,86 @@ static int cmd_pki(int argc, char **argv)
 		"https://api.trustedservices.intel.com/sgx/certification/v4/pckcrl?ca=processor&encoding=der" :
 		"https://api.trustedservices.intel.com/sgx/certification/v4/pckcrl?ca=platform&encoding=der";
 	EVP_PKEY *root_key = keygen(), *ca_key = keygen(), *pck_key = keygen(), *tcb_key = keygen();
-	EVP_PKEY *att_key = keygen();
+	EVP_PKEY *att_key = keygen(), *sub_key = sub_ca ? keygen() : NULL, *ns_key = namesake >= 0 ? keygen() : NULL;
+	EVP_PKEY *qe_key = qe_own ? keygen() : tcb_key;
 	struct buf ext = { 0 };
 	sgx_extension(&ext, &pf);
 	X509 *root = make_cert(&(struct certspec){ "Intel SGX Root CA", root_key, NULL, NULL, 1, not_before,
-						   not_after, 1, root_crl_url, NULL });
-	X509 *ca = make_cert(&(struct certspec){ ca_cn, ca_key, root, root_key, 2, not_before, not_after, 0,
-						 root_crl_url, NULL });
-	X509 *pck = make_cert(&(struct certspec){ "Intel SGX PCK Certificate", pck_key, ca, ca_key, 3, not_before,
-						  pck_not_after ? pck_not_after : not_after, -1, ca_url, &ext });
-	X509 *tcb = make_cert(&(struct certspec){ "Intel SGX TCB Signing", tcb_key, root, root_key, 4, not_before,
-						  not_after, -1, root_crl_url, NULL });
-	X509_CRL *root_crl = make_crl(root, root_key, crl_this, crl_next, revoke_ca ? ca : NULL);
-	X509_CRL *pck_crl = make_crl(ca, ca_key, crl_this, crl_next, revoke_pck ? pck : NULL);
+						   not_after, 1, root_crl_url, NULL, &faults[W_ROOT] });
+	/* The namesake: the root's name, its own key, issued by the root. */
+	X509 *ns = ns_key ? make_cert(&(struct certspec){ "Intel SGX Root CA", ns_key, root, root_key, 6, not_before,
+							  not_after, 1, root_crl_url, NULL, NULL })
+			  : NULL;
+	X509 *above[W_COUNT] = { 0 };
+	EVP_PKEY *above_key[W_COUNT] = { 0 };
+	for (int w = W_PCKCA; w <= W_QE; w++)
+		above[w] = w == namesake ? ns : root, above_key[w] = w == namesake ? ns_key : root_key;
+	X509 *ca = make_cert(&(struct certspec){ ca_cn, ca_key, above[W_PCKCA], above_key[W_PCKCA], 2, not_before,
+						 not_after, 0, root_crl_url, NULL, &faults[W_PCKCA] });
+	/* The PCK certificate's issuer: the PCK CA, or a second CA under it. */
+	X509 *sub = sub_key ? make_cert(&(struct certspec){ "Intel SGX PCK Sub CA", sub_key, ca, ca_key, 5, not_before,
+							    not_after, 0, ca_url, NULL, NULL })
+			    : NULL;
+	X509 *pck_issuer = sub ? sub : ca;
+	EVP_PKEY *pck_issuer_key = sub ? sub_key : ca_key;
+	X509 *pck = make_cert(&(struct certspec){ "Intel SGX PCK Certificate", pck_key, pck_issuer, pck_issuer_key, 3,
+						  not_before, pck_not_after ? pck_not_after : not_after, -1, ca_url,
+						  &ext, &faults[W_PCK] });
+	X509 *tcb = make_cert(&(struct certspec){ "Intel SGX TCB Signing", tcb_key, above[W_TCB], above_key[W_TCB], 4,
+						  not_before, not_after, -1, root_crl_url, NULL, &faults[W_TCB] });
+	X509 *qe = qe_own ? make_cert(&(struct certspec){ "Intel SGX Enclave Identity Signing", qe_key, above[W_QE],
+							  above_key[W_QE], 7, not_before, not_after, -1, root_crl_url,
+							  NULL, &faults[W_QE] })
+			  : tcb;
+	X509_CRL *root_crl = make_crl(root, root_key, crl_this, crl_next, revoke_ca ? ca : NULL, &faults[W_ROOTCRL]);
+	X509_CRL *pck_crl = make_crl(pck_issuer, pck_issuer_key, crl_this, crl_next, revoke_pck ? pck : NULL,
+				     &faults[W_PCKCRL]);
 	save_key(dir, "root.key", root_key);
 	save_key(dir, "pckca.key", ca_key);
 	save_key(dir, "pck.key", pck_key);
 	save_key(dir, "tcb.key", tcb_key);
+	save_key(dir, "qe.key", qe_key);
 	save_key(dir, "attest.key", att_key);
 	save_certs(dir, "root.pem", &root, 1);
 	save_certs(dir, "pckca.pem", &ca, 1);
 	save_certs(dir, "pck.pem", &pck, 1);
 	save_certs(dir, "tcb.pem", &tcb, 1);
-	save_certs(dir, "chain.pem", (X509 *[]){ pck, ca, root }, 3);
-	save_certs(dir, "pckca-chain.pem", (X509 *[]){ ca, root }, 2);
-	save_certs(dir, "tcb-chain.pem", (X509 *[]){ tcb, root }, 2);
+	save_certs(dir, "qe.pem", &qe, 1);
+	/* Chains leaf first, each certificate followed by its issuer. */
+	X509 *pck_path[5], *tcb_path[3], *qe_path[3];
+	int npck = 0, ntcb = 0, nqe = 0;
+	pck_path[npck++] = pck;
+	if (sub)
+		pck_path[npck++] = sub;
+	pck_path[npck++] = ca;
+	tcb_path[ntcb++] = tcb;
+	qe_path[nqe++] = qe;
+	if (namesake == W_PCKCA)
+		pck_path[npck++] = ns;
+	if (namesake == W_TCB)
+		tcb_path[ntcb++] = ns;
+	if (namesake == W_QE)
+		qe_path[nqe++] = ns;
+	pck_path[npck++] = root;
+	tcb_path[ntcb++] = root;
+	qe_path[nqe++] = root;
+	if (qe == tcb)
+		memcpy(qe_path, tcb_path, sizeof tcb_path), nqe = ntcb;
+	save_certs(dir, "chain.pem", pck_path, npck);
+	save_certs(dir, "pckca-chain.pem", pck_path + 1, npck - 1);
+	save_certs(dir, "tcb-chain.pem", tcb_path, ntcb);
+	save_certs(dir, "qe-chain.pem", qe_path, nqe);
 	save_crl(dir, "root.crl", root_crl);
 	save_crl(dir, "pck.crl", pck_crl);
 	save_platform(dir, &pf);
 	buf_free(&ext);
 	X509_CRL_free(root_crl);
 	X509_CRL_free(pck_crl);
-	X509 *certs[] = { root, ca, pck, tcb };
-	EVP_PKEY *keys[] = { root_key, ca_key, pck_key, tcb_key, att_key };
-	for (int i = 0; i < 4; i++)
+	X509 *certs[] = { root, ca, pck, tcb, sub, ns, qe != tcb ? qe : NULL };
+	EVP_PKEY *keys[] = { root_key, ca_key, pck_key, tcb_key, att_key, sub_key, ns_key, qe_key != tcb_key ? qe_key : NULL };
+	for (size_t i = 0; i < sizeof certs / sizeof *certs; i++)
 		X509_free(certs[i]);
-	for (int i = 0; i < 5; i++)
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
 		EVP_PKEY_free(keys[i]);
 	return EXIT_OK;
 }
@@ -911,17 +1101,17 @@ static int cmd_collateral(int argc, char **argv)
 	const char *dir = argv[optind];
 	struct platform pf;
 	load_platform(dir, &pf);
-	EVP_PKEY *tcb_key = load_key(dir, "tcb.key");
+	EVP_PKEY *tcb_key = load_key(dir, "tcb.key"), *qe_key = load_key(dir, "qe.key");
 	struct collateral col = { 0 };
 	char tcb_sig[129], qe_sig[129];
 	tcb_info_json(&col.tcb_info, &o, &pf);
 	qe_identity_json(&col.qe_identity, &o);
 	sign_body(tcb_key, o.wrong_tcb_key, &col.tcb_info, col.tcb_info_signature);
-	sign_body(tcb_key, o.wrong_qe_key, &col.qe_identity, col.qe_identity_signature);
+	sign_body(qe_key, o.wrong_qe_key, &col.qe_identity, col.qe_identity_signature);
 	hex_encode(col.tcb_info_signature, 64, tcb_sig);
 	hex_encode(col.qe_identity_signature, 64, qe_sig);
 	load_file(dir, "tcb-chain.pem", &col.tcb_info_issuer_chain);
-	load_file(dir, "tcb-chain.pem", &col.qe_identity_issuer_chain);
+	load_file(dir, "qe-chain.pem", &col.qe_identity_issuer_chain);
 	load_file(dir, "pckca-chain.pem", &col.pck_crl_issuer_chain);
 	load_file(dir, "root.crl", &col.root_ca_crl);
 	load_file(dir, "pck.crl", &col.pck_crl);
@@ -936,6 +1126,7 @@ static int cmd_collateral(int argc, char **argv)
 		write_pcs_dir(o.pcs_dir, dir, &col.tcb_info, tcb_sig, &col.qe_identity, qe_sig, pf.fmspc);
 	collateral_free(&col);
 	EVP_PKEY_free(tcb_key);
+	EVP_PKEY_free(qe_key);
 	return EXIT_OK;
 }
 
