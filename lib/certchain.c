@@ -4,6 +4,9 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,17 +221,132 @@ int certchain_verify(const struct trust_root *root, STACK_OF(X509) *chain, time_
 	return rc;
 }
 
-int crl_check(X509_CRL *crl, X509 *issuer, time_t now, struct err *e)
+/* --- the certificate profile --------------------------------------------- */
+
+/* Records the reason of a broken rule; returns the rule. */
+__attribute__((format(printf, 3, 4))) static enum cert_rule broken(enum cert_rule rule, struct err *e, const char *fmt,
+								   ...)
 {
-	char who[256];
-	cert_subject(issuer, who, sizeof who);
+	va_list ap;
+	va_start(ap, fmt);
+	err_setv(e, EXIT_REJECTED, fmt, ap);
+	va_end(ap);
+	return rule;
+}
+
+/* Whether exts hold a critical extension not listed in allowed (NIDs, 0
+ * ends); its OID into oid. */
+static bool unknown_critical(const STACK_OF(X509_EXTENSION) *exts, const int *allowed, char *oid, size_t n)
+{
+	for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
+		X509_EXTENSION *x = sk_X509_EXTENSION_value(exts, i);
+		if (!X509_EXTENSION_get_critical(x))
+			continue;
+		int nid = OBJ_obj2nid(X509_EXTENSION_get_object(x));
+		const int *a = allowed;
+		while (*a && *a != nid)
+			a++;
+		if (!*a) {
+			if (OBJ_obj2txt(oid, (int)n, X509_EXTENSION_get_object(x), 1) <= 0)
+				snprintf(oid, n, "?");
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Position i of the path (0: the leaf); below: the CAs between it and the
+ * leaf that are not self-issued (RFC 5280 6.1.4 (l)). */
+static enum cert_rule profile_one(X509 *c, int i, int below, struct err *e)
+{
+	static const int critical_ok[] = { NID_basic_constraints, NID_key_usage, 0 };
+	char who[256], oid[128];
+	cert_subject(c, who, sizeof who);
+	uint32_t flags = X509_get_extension_flags(c), ku = X509_get_key_usage(c);
+	bool has_ku = flags & EXFLAG_KUSAGE;
+	if (i == 0) {
+		if (flags & EXFLAG_CA)
+			return broken(RULE_LEAF_BASIC_CONSTRAINTS, e,
+					 "%s is a CA (basic constraints CA:TRUE) but is the end entity", who);
+		if (!has_ku)
+			return broken(RULE_LEAF_KEY_USAGE, e, "%s (the end entity) has no key usage", who);
+		if (!(ku & KU_DIGITAL_SIGNATURE))
+			return broken(RULE_LEAF_KEY_USAGE, e,
+					 "the key usage of %s (the end entity) does not allow digitalSignature", who);
+		if (ku & KU_KEY_CERT_SIGN)
+			return broken(RULE_LEAF_KEY_USAGE, e,
+					 "the key usage of %s (the end entity, not a CA) allows keyCertSign", who);
+	} else {
+		if (!(flags & EXFLAG_CA))
+			return broken(RULE_CA_BASIC_CONSTRAINTS, e,
+					 "%s issues certificates but its basic constraints are %s", who,
+					 flags & EXFLAG_BCONS ? "CA:FALSE" : "absent");
+		if (!(flags & EXFLAG_BCONS_CRITICAL))
+			return broken(RULE_CA_BASIC_CONSTRAINTS, e, "the basic constraints of %s are not critical",
+					 who);
+		if (!has_ku || (ku & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != (KU_KEY_CERT_SIGN | KU_CRL_SIGN))
+			return broken(RULE_CA_KEY_USAGE, e, "the key usage of %s does not allow %s", who,
+					 !has_ku ? "anything (it is absent)"
+					 : !(ku & KU_KEY_CERT_SIGN) ? "keyCertSign"
+								     : "cRLSign");
+		long pathlen = X509_get_pathlen(c);
+		if (pathlen >= 0 && below > pathlen)
+			return broken(RULE_PATH_LENGTH, e,
+					 "%s allows %ld CA certificate%s below it (pathLenConstraint), the chain has %d", who,
+					 pathlen, pathlen == 1 ? "" : "s", below);
+	}
+	if (unknown_critical(X509_get0_extensions(c), critical_ok, oid, sizeof oid))
+		return broken(RULE_CRITICAL_EXTENSION, e, "%s has a critical extension %s the profile does not define",
+				 who, oid);
+	return RULE_NONE;
+}
+
+int certchain_profile(STACK_OF(X509) *chain, X509 *root, enum cert_rule *rule, struct err *e)
+{
+	int n = sk_X509_num(chain), below = 0;
+	*rule = RULE_NONE;
+	for (int i = 0; i <= n; i++) {
+		X509 *c = i < n ? sk_X509_value(chain, i) : root;
+		if (i == n && n && !X509_cmp(sk_X509_value(chain, n - 1), root))
+			break; /* the chain ends with the root: checked already */
+		if ((*rule = profile_one(c, i, below, e)))
+			return e->code;
+		if (i > 0 && X509_NAME_cmp(X509_get_subject_name(c), X509_get_issuer_name(c)))
+			below++;
+	}
+	ERR_clear_error();
+	return EXIT_OK;
+}
+
+/* The rules a CRL breaks: issuer (name and key), critical extensions. */
+static enum cert_rule crl_rules(X509_CRL *crl, X509 *issuer, const char *who, struct err *e)
+{
+	static const int critical_ok[] = { 0 };
+	char oid[128];
 	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)))
-		return err_set(e, EXIT_REJECTED, "CRL is not issued by %s", who);
+		return broken(RULE_CRL_ISSUER, e, "CRL is not issued by %s", who);
 	EVP_PKEY *key = X509_get0_pubkey(issuer);
 	int ok = key ? X509_CRL_verify(crl, key) : -1;
 	ERR_clear_error();
 	if (ok != 1)
-		return err_set(e, EXIT_REJECTED, "CRL signature does not verify with the key of %s", who);
+		return broken(RULE_CRL_ISSUER, e, "CRL signature does not verify with the key of %s", who);
+	if (unknown_critical(X509_CRL_get0_extensions(crl), critical_ok, oid, sizeof oid))
+		return broken(RULE_CRITICAL_EXTENSION, e, "CRL of %s has a critical extension %s", who, oid);
+	STACK_OF(X509_REVOKED) *revoked = X509_CRL_get_REVOKED(crl);
+	for (int i = 0; i < sk_X509_REVOKED_num(revoked); i++)
+		if (unknown_critical(X509_REVOKED_get0_extensions(sk_X509_REVOKED_value(revoked, i)), critical_ok, oid,
+				     sizeof oid))
+			return broken(RULE_CRITICAL_EXTENSION, e, "CRL of %s has an entry with a critical extension %s",
+				      who, oid);
+	return RULE_NONE;
+}
+
+int crl_check(X509_CRL *crl, X509 *issuer, time_t now, enum cert_rule *rule, struct err *e)
+{
+	char who[256];
+	cert_subject(issuer, who, sizeof who);
+	if ((*rule = crl_rules(crl, issuer, who, e)))
+		return e->code;
 	const ASN1_TIME *last = X509_CRL_get0_lastUpdate(crl), *next = X509_CRL_get0_nextUpdate(crl);
 	if (!last || X509_cmp_time(last, &now) != -1)
 		return err_set(e, EXIT_REJECTED, "CRL of %s is not yet valid at the verification time", who);

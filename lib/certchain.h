@@ -38,9 +38,37 @@ void trust_root_free(struct trust_root *r);
  * judged here (see crl_check). EXIT_REJECTED with the reason. */
 int certchain_verify(const struct trust_root *root, STACK_OF(X509) *chain, time_t now, struct err *e);
 
-/* Checks a CRL before use: issued by issuer (name and signature), and
- * thisUpdate <= now <= nextUpdate. EXIT_REJECTED with the reason. */
-int crl_check(X509_CRL *crl, X509 *issuer, time_t now, struct err *e);
+/* The rules of Intel's PCK certificate profile (RFC 5280 as Intel applies
+ * it) that a DCAP chain's certificates and CRLs must follow, each with its
+ * own verdict so that callers can name the one that failed. */
+enum cert_rule {
+	RULE_NONE = 0,
+	RULE_LEAF_BASIC_CONSTRAINTS, /* the end entity is a CA */
+	RULE_LEAF_KEY_USAGE,         /* end entity: no key usage, no digitalSignature, or keyCertSign */
+	RULE_CA_BASIC_CONSTRAINTS,   /* an issuer without critical basic constraints CA:TRUE */
+	RULE_CA_KEY_USAGE,           /* an issuer without keyCertSign and cRLSign */
+	RULE_PATH_LENGTH,            /* more CAs below an issuer than its pathLenConstraint allows */
+	RULE_CRITICAL_EXTENSION,     /* a critical extension the profile does not define as critical */
+	RULE_CRL_ISSUER,             /* a CRL not issued (name) and signed (key) by the certificate's issuer */
+};
+
+/* Checks every position of chain (leaf first) and of root, which ends it
+ * (appended when the chain does not end with it): the leaf is not a CA and
+ * may sign (digitalSignature, not keyCertSign); every other certificate is
+ * a CA (critical basic constraints, CA:TRUE) that may sign certificates and
+ * CRLs, and no more CAs that are not self-issued lie between it and the
+ * leaf than its pathLenConstraint allows; no certificate has a critical
+ * extension other than basic constraints and key usage. Signatures and
+ * validity are certchain_verify's. EXIT_REJECTED with *rule and the reason. */
+int certchain_profile(STACK_OF(X509) *chain, X509 *root, enum cert_rule *rule, struct err *e);
+
+/* Checks a CRL before use: issued by issuer (name and signature; else
+ * RULE_CRL_ISSUER), no critical extension in it or in an entry (this
+ * verifier implements no CRL extension that may be critical: delta CRLs,
+ * issuing distribution points, indirect CRLs; RULE_CRITICAL_EXTENSION), and
+ * thisUpdate <= now <= nextUpdate (RULE_NONE). EXIT_REJECTED with *rule and
+ * the reason. */
+int crl_check(X509_CRL *crl, X509 *issuer, time_t now, enum cert_rule *rule, struct err *e);
 /* EXIT_REJECTED when cert is listed in crl (which must be its issuer's CRL,
  * already checked by crl_check); EXIT_REJECTED too when crl is not from
  * cert's issuer - revocation status is never assumed. */

@@ -36,6 +36,13 @@ static const char *const check_names[CHECK_COUNT] = {
 	[CHECK_TD_ATTRIBUTES] = "td_attributes",
 	[CHECK_TCB_STATUS] = "tcb_status",
 	[CHECK_NO_COLLATERAL] = "no_collateral",
+	[CHECK_LEAF_BASIC_CONSTRAINTS] = "leaf_basic_constraints",
+	[CHECK_LEAF_KEY_USAGE] = "leaf_key_usage",
+	[CHECK_CA_BASIC_CONSTRAINTS] = "ca_basic_constraints",
+	[CHECK_CA_KEY_USAGE] = "ca_key_usage",
+	[CHECK_PATH_LENGTH] = "path_length",
+	[CHECK_CRITICAL_EXTENSION] = "critical_extension",
+	[CHECK_CRL_ISSUER] = "crl_issuer",
 };
 
 const char *dcap_check_name(enum dcap_check c)
@@ -214,13 +221,74 @@ static EVP_PKEY *p256_key(const uint8_t xy[64])
 	return k;
 }
 
-/* A chain to the root, with every certificate's revocation status
- * established by the collateral's CRLs (none assumed). */
+/* The check that reports a broken rule of the certificate profile. */
+static enum dcap_check rule_check(enum cert_rule rule)
+{
+	static const enum dcap_check checks[] = {
+		[RULE_LEAF_BASIC_CONSTRAINTS] = CHECK_LEAF_BASIC_CONSTRAINTS,
+		[RULE_LEAF_KEY_USAGE] = CHECK_LEAF_KEY_USAGE,
+		[RULE_CA_BASIC_CONSTRAINTS] = CHECK_CA_BASIC_CONSTRAINTS,
+		[RULE_CA_KEY_USAGE] = CHECK_CA_KEY_USAGE,
+		[RULE_PATH_LENGTH] = CHECK_PATH_LENGTH,
+		[RULE_CRITICAL_EXTENSION] = CHECK_CRITICAL_EXTENSION,
+		[RULE_CRL_ISSUER] = CHECK_CRL_ISSUER,
+	};
+	return (unsigned)rule < sizeof checks / sizeof *checks ? checks[rule] : CHECK_NONE;
+}
+
+static const char *chain_name(enum dcap_check which)
+{
+	return which == CHECK_PCK_CHAIN ? "PCK chain"
+	       : which == CHECK_TCB_INFO_CHAIN ? "TCB info issuer chain"
+					       : "QE identity issuer chain";
+}
+
+/* A CRL of the collateral checked before use (crl_check) against the
+ * issuer it must come from: a critical extension is named as such; a wrong
+ * issuer or signature, or a CRL not current, as check which (root_crl,
+ * pck_crl), which says whose CRL it is. */
+static int crl_use(X509_CRL *crl, X509 *issuer, time_t now, enum dcap_check which, struct dcap_result *r,
+		   struct err *e)
+{
+	enum cert_rule rule;
+	if (!crl_check(crl, issuer, now, &rule, e))
+		return EXIT_OK;
+	return fail_wrap(r, e, rule == RULE_CRITICAL_EXTENSION ? CHECK_CRITICAL_EXTENSION : which);
+}
+
+/* The PCK CRL must come from the PCK's issuer (its intermediate CA), which
+ * the collateral's pck_crl_issuer_chain must name. */
+static int check_pck_crl(const struct dcap_verifier *v, STACK_OF(X509) *pck, time_t now, struct dcap_result *r,
+			 struct err *e)
+{
+	X509 *ca = sk_X509_value(pck, 1);
+	if (X509_cmp(sk_X509_value(v->pck_crl_chain, 0), ca))
+		return fail(r, e, CHECK_PCK_CRL, "pck_crl_issuer_chain does not start with the PCK's issuing CA");
+	if (crl_use(v->pck_crl, ca, now, CHECK_PCK_CRL, r, e))
+		return e->code;
+	r->ecdsa_verifies++;
+	return EXIT_OK;
+}
+
+/* A chain to the root: each position as the certificate profile requires,
+ * then (PCK chain) the PCK CRL, the path, and every certificate's
+ * revocation status established by a CRL of the collateral that its own
+ * issuer signed (none assumed). */
 static int chain_check(const struct dcap_verifier *v, STACK_OF(X509) *chain, time_t now, enum dcap_check which,
 		       struct dcap_result *r, struct err *e)
 {
+	enum cert_rule rule;
+	if (certchain_profile(chain, v->root.cert, &rule, e)) {
+		r->failed = rule_check(rule);
+		return err_wrap(e, "%s: %s", dcap_check_name(r->failed), chain_name(which));
+	}
+	if (which == CHECK_PCK_CHAIN && v->has_collateral && check_pck_crl(v, chain, now, r, e))
+		return e->code;
 	if (certchain_verify(&v->root, chain, now, e))
 		return fail_wrap(r, e, which);
+	/* certchain_verify made sure that the chain is the path's start, in
+	 * order, and that the path ends at the root: each certificate's issuer
+	 * is the next one, or the root. */
 	int n = sk_X509_num(chain);
 	for (int i = 0; i < n; i++) {
 		X509 *c = sk_X509_value(chain, i);
@@ -229,18 +297,24 @@ static int chain_check(const struct dcap_verifier *v, STACK_OF(X509) *chain, tim
 		r->ecdsa_verifies++; /* its issuer's signature, checked by certchain_verify */
 		if (!v->has_collateral)
 			continue;
-		/* Collateral signing certificates hang off the root; only a PCK
-		 * chain may use the PCK CRL (checked before, by check_pck_crl). */
+		/* The root CRL was checked against the root, the PCK CRL against
+		 * the PCK's issuer (check_pck_crl): a CRL vouches only for the
+		 * certificates that issuer issued - the same certificate, not a
+		 * namesake. Collateral signers hang off the root. */
+		X509 *issuer = i + 1 < n ? sk_X509_value(chain, i + 1) : v->root.cert;
 		X509_CRL *crl = NULL;
-		if (!X509_NAME_cmp(X509_get_issuer_name(c), X509_CRL_get_issuer(v->root_crl)))
+		if (!X509_cmp(issuer, v->root.cert))
 			crl = v->root_crl;
-		else if (which == CHECK_PCK_CHAIN && !X509_NAME_cmp(X509_get_issuer_name(c), X509_CRL_get_issuer(v->pck_crl)))
+		else if (which == CHECK_PCK_CHAIN && !X509_cmp(issuer, sk_X509_value(chain, 1)))
 			crl = v->pck_crl;
 		if (!crl) {
-			char who[256];
+			char who[256], by[256];
 			cert_subject(c, who, sizeof who);
-			return fail(r, e, which == CHECK_PCK_CHAIN ? CHECK_PCK_CRL : which,
-				    "no CRL in the collateral from the issuer of %s", who);
+			cert_subject(issuer, by, sizeof by);
+			return fail(r, e, CHECK_CRL_ISSUER, "%s: no CRL in the collateral from the issuer of %s (%s%s)",
+				    chain_name(which), who, by,
+				    X509_NAME_cmp(X509_get_subject_name(issuer), X509_get_subject_name(v->root.cert)) ? ""
+					: ", a certificate with the root's name that is not the root");
 		}
 		if (crl_not_revoked(crl, c, e))
 			return fail_wrap(r, e, CHECK_CERT_REVOKED);
@@ -264,8 +338,8 @@ static int collateral_window(time_t issue, time_t next, time_t now, const char *
 static int check_collateral(const struct dcap_verifier *v, time_t now, struct dcap_result *r, struct err *e)
 {
 	const struct collateral *c = &v->col;
-	if (crl_check(v->root_crl, v->root.cert, now, e))
-		return fail_wrap(r, e, CHECK_ROOT_CRL);
+	if (crl_use(v->root_crl, v->root.cert, now, CHECK_ROOT_CRL, r, e))
+		return e->code;
 	r->ecdsa_verifies++;
 	if (crl_not_revoked(v->root_crl, v->root.cert, e))
 		return fail_wrap(r, e, CHECK_CERT_REVOKED);
@@ -295,20 +369,6 @@ static int check_collateral(const struct dcap_verifier *v, time_t now, struct dc
 	if (strcmp(c->qe.id, "TD_QE") || (c->qe.version != 2 && c->qe.version != 3))
 		return fail(r, e, CHECK_QE_IDENTITY_TYPE, "QE identity is id \"%s\" version %u, a TDX quote needs \"TD_QE\" version 2 or 3",
 			    c->qe.id, c->qe.version);
-	return EXIT_OK;
-}
-
-/* The PCK CRL must come from the PCK's issuer (its intermediate CA), which
- * the collateral's pck_crl_issuer_chain must name. */
-static int check_pck_crl(const struct dcap_verifier *v, STACK_OF(X509) *pck, time_t now, struct dcap_result *r,
-			 struct err *e)
-{
-	X509 *ca = sk_X509_value(pck, 1);
-	if (X509_cmp(sk_X509_value(v->pck_crl_chain, 0), ca))
-		return fail(r, e, CHECK_PCK_CRL, "pck_crl_issuer_chain does not start with the PCK's issuing CA");
-	if (crl_check(v->pck_crl, ca, now, e))
-		return fail_wrap(r, e, CHECK_PCK_CRL);
-	r->ecdsa_verifies++;
 	return EXIT_OK;
 }
 
@@ -450,8 +510,6 @@ static int verify_quote(const struct dcap_verifier *v, const struct tdx_quote *q
 		return e->code;
 	if (sk_X509_num(pck) < 2)
 		return fail(r, e, CHECK_PCK_CHAIN, "the PCK chain needs the PCK certificate and its issuing CA");
-	if (v->has_collateral && check_pck_crl(v, pck, now, r, e))
-		return e->code;
 	if (chain_check(v, pck, now, CHECK_PCK_CHAIN, r, e))
 		return e->code;
 	X509 *leaf = sk_X509_value(pck, 0);

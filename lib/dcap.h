@@ -48,6 +48,14 @@ enum dcap_check {
 	CHECK_TD_ATTRIBUTES,         /* td_attributes: DEBUG, reserved bits, SEPT_VE_DISABLE, MR_SERVICETD */
 	CHECK_TCB_STATUS,            /* tcb_status: status Revoked, or not in the accepted set */
 	CHECK_NO_COLLATERAL,         /* no_collateral: no collateral, and NoCollateral not accepted */
+	/* The certificate profile (certchain_profile, crl_check), on every chain. */
+	CHECK_LEAF_BASIC_CONSTRAINTS, /* leaf_basic_constraints: a chain's end entity is a CA */
+	CHECK_LEAF_KEY_USAGE,         /* leaf_key_usage: end entity not allowed digitalSignature (or keyCertSign) */
+	CHECK_CA_BASIC_CONSTRAINTS,   /* ca_basic_constraints: an issuer is not a CA (critical CA:TRUE) */
+	CHECK_CA_KEY_USAGE,           /* ca_key_usage: an issuer not allowed keyCertSign and cRLSign */
+	CHECK_PATH_LENGTH,            /* path_length: a pathLenConstraint exceeded */
+	CHECK_CRITICAL_EXTENSION,     /* critical_extension: a critical extension the profile does not define */
+	CHECK_CRL_ISSUER,             /* crl_issuer: a certificate's revocation judged by a CRL not from its issuer */
 	CHECK_COUNT
 };
 const char *dcap_check_name(enum dcap_check c);

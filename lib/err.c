@@ -5,13 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
+int err_setv(struct err *e, int code, const char *fmt, va_list ap)
+{
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	e->code = code;
+	return code;
+}
+
 int err_set(struct err *e, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	err_setv(e, code, fmt, ap);
 	va_end(ap);
-	e->code = code;
 	return code;
 }
 

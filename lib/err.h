@@ -2,6 +2,8 @@
 #ifndef LIB_ERR_H
 #define LIB_ERR_H
 
+#include <stdarg.h>
+
 /* Exit status is part of every tool's interface (DESIGN.md). */
 enum exit_code {
 	EXIT_OK = 0,
@@ -20,6 +22,9 @@ struct err {
 /* Records code and message; returns code so callers can `return err_set(...)`. */
 int err_set(struct err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* err_set with a va_list. */
+int err_setv(struct err *e, int code, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* Prepends "context: " to the message already recorded; returns the code. */
 int err_wrap(struct err *e, const char *fmt, ...)

@@ -98,8 +98,10 @@ verify_fails() {
 	assert_success
 	assert_output --partial '"pinned_intel":false'
 	assert_output --partial 'warning: verified against --root-ca intel-sgx-root-ca.pem, not the pinned Intel SGX Root CA'
+	# Another root with Intel's name, a CA as the profile wants one.
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -out other.pem \
-		-subj "/CN=Intel SGX Root CA/O=Intel Corporation/L=Santa Clara/ST=CA/C=US" -days 3650 2>/dev/null
+		-subj "/CN=Intel SGX Root CA/O=Intel Corporation/L=Santa Clara/ST=CA/C=US" -days 3650 \
+		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
 	verify_fails pck_chain --accept NoCollateral --now "$LATER" --root-ca other.pem "$Q"
 	verify_fails root_crl --collateral "$C" --now "$NOW" --root-ca other.pem "$Q"
 	run V --root-ca k.pem "$Q"
@@ -178,14 +180,17 @@ verify_fails() {
 	verify_fails qe_identity_signature --collateral c.json --now "$NOW" "$Q"
 	cp "$C" c.json && edit c.json flip qe_identity_signature 40
 	verify_fails qe_identity_signature --collateral c.json --now "$NOW" "$Q"
-	# A signing chain that verifies but is not the TCB signing key.
+	# A signing chain that verifies but is not the TCB signing key: its leaf, the PCK
+	# Platform CA, is a CA, which may not sign as an end entity.
 	cp "$C" c.json && edit c.json copy tcb_info_issuer_chain pck_crl_issuer_chain
-	verify_fails tcb_info_signature --collateral c.json --now "$NOW" "$Q"
+	verify_fails leaf_basic_constraints --collateral c.json --now "$NOW" "$Q"
 }
 
 @test "collateral issuer chains that do not lead to the root, or lack a CRL, are refused" {
+	# A self-signed end entity with the TCB signer's name.
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -out other.pem \
-		-subj "/CN=Intel SGX TCB Signing/O=Intel Corporation/L=Santa Clara/ST=CA/C=US" -days 3650 2>/dev/null
+		-subj "/CN=Intel SGX TCB Signing/O=Intel Corporation/L=Santa Clara/ST=CA/C=US" -days 3650 \
+		-addext basicConstraints=critical,CA:FALSE -addext keyUsage=critical,digitalSignature 2>/dev/null
 	cp "$C" c.json && edit c.json set tcb_info_issuer_chain "$(cat other.pem)"
 	verify_fails tcb_info_chain --collateral c.json --now "$NOW" "$Q"
 	cp "$C" c.json && edit c.json set qe_identity_issuer_chain "$(cat other.pem)"
@@ -194,7 +199,7 @@ verify_fails() {
 	# (the PCK Platform CA) has no CRL that may vouch for a collateral signer.
 	chain=$(perl -e 'local $/; my $q = <STDIN>; $q =~ /(-----BEGIN CERTIFICATE-----.*-----END CERTIFICATE-----\n)/s; print $1' < "$Q")
 	cp "$C" c.json && edit c.json set tcb_info_issuer_chain "$chain"
-	verify_fails tcb_info_chain --collateral c.json --now "$NOW" "$Q"
+	verify_fails crl_issuer --collateral c.json --now "$NOW" "$Q"
 	assert_output --partial 'no CRL in the collateral from the issuer of CN = Intel SGX PCK Certificate'
 }
 
