@@ -116,11 +116,10 @@ static void write_json(const struct dcap_verifier *v, const struct tdx_quote *q,
 		jw_str(&w, dcap_check_name(r->failed));
 	else
 		jw_null(&w);
-	jw_key(&w, "error");
-	if (rc)
-		jw_str(&w, e->msg);
-	else
+	if (!rc) {
+		jw_key(&w, "error");
 		jw_null(&w);
+	}
 	jw_key(&w, "advisory_ids");
 	jw_arr(&w);
 	for (size_t i = 0; i < r->adv.n; i++)
@@ -168,6 +167,8 @@ static void write_json(const struct dcap_verifier *v, const struct tdx_quote *q,
 	jw_key(&w, "now");
 	jw_str(&w, when);
 	write_td(&w, q);
+	if (rc)
+		tool_json_failure_members(&w, dcap_check_name(r->failed), rc, e->msg);
 	jw_end(&w);
 	buf_append(out, "\n", 1);
 }
@@ -209,10 +210,13 @@ int main(int argc, char **argv)
 	tool_name = "tdx-dcap-verify";
 	struct options o = { 0 };
 	parse_options(&o, argc, argv);
+	if (o.json)
+		tool_json_mode(true);
 
 	struct err e = { 0 };
 	struct buf in = { 0 }, raw = { 0 }, root = { 0 }, col = { 0 }, out = { 0 };
 	struct dcap_verifier v;
+	tool_step("root_ca");
 	if (o.root_ca)
 		tool_read_input(o.root_ca, &root);
 	if (dcap_verifier_init(&v, o.root_ca ? root.data : NULL, root.len, &e)) {
@@ -220,11 +224,13 @@ int main(int argc, char **argv)
 			err_wrap(&e, "%s", o.root_ca);
 		tool_fail(&e);
 	}
+	tool_step("collateral");
 	if (o.collateral) {
 		tool_read_input(o.collateral, &col);
 		if (dcap_verifier_set_collateral(&v, (const char *)col.data, col.len, &e))
 			tool_fail(&e);
 	}
+	tool_step("quote");
 	tool_read_input(o.input, &in);
 	struct tdx_quote q;
 	if (quote_input_decode(in.data, in.len, &raw, &e) || quote_parse(&q, raw.data, raw.len, &e)) {
@@ -236,13 +242,19 @@ int main(int argc, char **argv)
 	int rc = dcap_verify(&v, &q, o.now, &r, &e);
 	if (rc == EXIT_OK)
 		rc = dcap_judge(&r, o.accept, &e);
-	if (rc != EXIT_OK && rc != EXIT_REJECTED)
+	if (rc != EXIT_OK && rc != EXIT_REJECTED) {
+		/* The quote's PCK chain or SGX extension does not parse, or OpenSSL failed. */
+		tool_step(rc == EXIT_MALFORMED ? "quote" : "verify");
 		tool_fail(&e);
-	if (o.json)
+	}
+	if (o.json) {
 		write_json(&v, &q, &r, o.now, rc, &e, &out);
-	else if (rc == EXIT_OK)
-		write_text(&v, &q, &r, &out);
-	tool_write_output(NULL, out.data, out.len, false);
+		tool_write_json(&out);
+	} else {
+		if (rc == EXIT_OK)
+			write_text(&v, &q, &r, &out);
+		tool_write_output(NULL, out.data, out.len, false);
+	}
 	if (rc)
 		fprintf(stderr, "%s: %s\n", tool_name, e.msg);
 	else if (!v.root.pinned)

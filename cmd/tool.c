@@ -7,13 +7,59 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "jsonw.h"
 
 const char *tool_name = "tool";
 
+static bool json_mode, json_written;
+static const char *json_step = "start";
+
+void tool_json_mode(bool on)
+{
+	json_mode = on;
+}
+
+void tool_step(const char *step)
+{
+	json_step = step;
+}
+
+void tool_json_failure_members(struct jsonw *w, const char *step, int code, const char *msg)
+{
+	jw_key(w, "step");
+	jw_str(w, step);
+	jw_key(w, "exit");
+	jw_u64(w, (uint64_t)code);
+	jw_key(w, "error");
+	jw_text(w, msg);
+}
+
+void tool_write_json(const struct buf *obj)
+{
+	json_written = true;
+	tool_write_output(NULL, obj->data, obj->len, false);
+}
+
 void tool_fail(const struct err *e)
 {
+	int code = e->code ? e->code : EXIT_SYSTEM;
+	if (json_mode && !json_written) {
+		json_written = true; /* once, even if writing it fails */
+		struct buf out = { 0 };
+		struct jsonw w;
+		jw_init(&w, &out);
+		jw_obj(&w);
+		jw_key(&w, "ok");
+		jw_bool(&w, false);
+		tool_json_failure_members(&w, json_step, code, e->msg);
+		jw_end(&w);
+		struct err ignored = { 0 };
+		if (!w.failed && buf_append(&out, "\n", 1))
+			output_write(NULL, out.data, out.len, &ignored);
+		buf_free(&out);
+	}
 	fprintf(stderr, "%s: %s\n", tool_name, e->msg);
-	exit(e->code ? e->code : EXIT_SYSTEM);
+	exit(code);
 }
 
 void tool_usage_error(const char *usage, const char *fmt, ...)

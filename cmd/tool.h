@@ -9,11 +9,30 @@
 
 #include "bytes.h"
 #include "err.h"
+#include "jsonw.h"
 
 extern const char *tool_name;
 
-/* Prints "tool: message" on stderr and exits with e->code. */
+/* Prints "tool: message" on stderr and exits with e->code; with --json
+ * (tool_json_mode) it first prints the failure object on stdout, unless the
+ * tool's own object was already written. */
 _Noreturn void tool_fail(const struct err *e);
+
+/* --json: every outcome a tool reports is exactly one JSON object on
+ * standard output. A failure that tool_fail reports (malformed input, I/O,
+ * network) is {"ok":false,"step":STEP,"exit":CODE,"error":MESSAGE}, STEP
+ * being what ran (tool_step). Usage errors (exit 2) stay text only.
+ * tool_json_mode(true) once the options are parsed (false: stdout is
+ * another program's from then on). */
+void tool_json_mode(bool on);
+/* Names the step that runs now: the input read or parsed, the check. */
+void tool_step(const char *step);
+/* The members every failure object has, written into the tool's own
+ * object (w inside it): "step", "exit", "error". */
+void tool_json_failure_members(struct jsonw *w, const char *step, int code, const char *msg);
+/* Writes the tool's own JSON object (text, newline-terminated) to stdout;
+ * from then on tool_fail prints no second object. */
+void tool_write_json(const struct buf *obj);
 /* Prints "tool: message" and the usage text on stderr, exits 2. */
 _Noreturn void tool_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -120,6 +120,28 @@ void jw_str(struct jsonw *w, const char *s)
 	jw_strn(w, s, strlen(s));
 }
 
+void jw_text(struct jsonw *w, const char *s)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	size_t n = strlen(s);
+	if (utf8_valid(p, n)) {
+		jw_strn(w, s, n);
+		return;
+	}
+	struct buf clean = { 0 };
+	bool ok = true;
+	for (size_t i = 0; ok && i < n;) {
+		size_t l = utf8_seq_len(p + i, n - i);
+		ok = l ? buf_append(&clean, p + i, l) : buf_append(&clean, "\xef\xbf\xbd", 3); /* U+FFFD */
+		i += l ? l : 1;
+	}
+	if (ok)
+		jw_strn(w, clean.data ? (const char *)clean.data : "", clean.len);
+	else
+		w->failed = true;
+	buf_free(&clean);
+}
+
 void jw_hex(struct jsonw *w, const uint8_t *p, size_t n)
 {
 	begin_value(w);

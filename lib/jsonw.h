@@ -27,6 +27,9 @@ void jw_end(struct jsonw *w); /* closes the innermost object or array */
 void jw_key(struct jsonw *w, const char *key);
 void jw_str(struct jsonw *w, const char *s);
 void jw_strn(struct jsonw *w, const char *s, size_t n);
+/* A string from text that may not be UTF-8 (messages quoting input): each
+ * invalid byte becomes U+FFFD, so that the output stays JSON. */
+void jw_text(struct jsonw *w, const char *s);
 void jw_hex(struct jsonw *w, const uint8_t *p, size_t n);
 void jw_u64(struct jsonw *w, uint64_t v);
 void jw_i64(struct jsonw *w, int64_t v);
