@@ -124,18 +124,33 @@ struct source {
 	struct tdx_quote q;
 };
 
+/* A register's outcome. Only a comparison with a quote is "verified"; the
+ * registers in tcb_info are an unsigned copy in the same JSON as the log. */
+enum rtmr_status { RTMR_NOT_REPLAYABLE, RTMR_REPLAYED, RTMR_MATCHES_TCB_INFO, RTMR_VERIFIED, RTMR_MISMATCH };
+static const char *const rtmr_status_json[] = { "not-replayable", "replayed", "matches-tcb-info", "verified",
+						"mismatch" };
+
+#define FAILED_MAX 16
+
 /* The outcome of every check, printed in the report and decisive for the exit. */
 struct report {
 	struct replay replay;
-	const char *rtmr_status[4];
-	char rtmr_sources[4][64];
-	struct buf failures; /* one "tool: message\n" line per failed check */
-	struct buf checks;   /* "name: ok (detail)" lines for checks that passed */
+	enum rtmr_status rtmr_status[4];
+	bool rtmr_tcb_info[4];    /* also compared with tcb_info (and equal, unless a mismatch) */
+	char rtmr_sources[4][64]; /* every source compared, or why none */
+	char rtmr_quotes[4][64];  /* the quote sources compared */
+	bool used_quote;          /* a quote's registers or REPORTDATA decided a check */
+	struct buf failures;      /* one "tool: message\n" line per failed check */
+	struct buf checks;        /* "name: ok (detail)" lines for checks that passed */
 	int nfail;
+	const char *failed[FAILED_MAX]; /* the names of the failed checks, first seen first */
+	char first_failure[1024];
 };
 
-static void fail(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct report *r, const char *fmt, ...)
+/* A failed check: name (rtmr0..3, mrtd, app-id, compose-hash, compose,
+ * mr_aggregated, report-data) and message. */
+static void fail(struct report *r, const char *check, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct report *r, const char *check, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -143,7 +158,26 @@ static void fail(struct report *r, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	buf_printf(&r->failures, "%s: %s\n", tool_name, msg);
+	if (!r->nfail)
+		snprintf(r->first_failure, sizeof r->first_failure, "%s", msg);
 	r->nfail++;
+	int n = 0;
+	while (n < FAILED_MAX && r->failed[n] && strcmp(r->failed[n], check))
+		n++;
+	if (n < FAILED_MAX && !r->failed[n])
+		r->failed[n] = check;
+}
+
+/* What vouches for the event log: RTMR3, into which its runtime events are
+ * extended (for the checks that read named events). */
+static const char *log_bound_by(const struct report *r)
+{
+	switch (r->rtmr_status[3]) {
+	case RTMR_VERIFIED: return "the event log, whose rtmr3 is verified against the quote";
+	case RTMR_MATCHES_TCB_INFO: return "the event log, whose rtmr3 only matches tcb_info (unsigned)";
+	case RTMR_MISMATCH: return "the event log, whose rtmr3 does not match";
+	default: return "the event log, whose rtmr3 was compared with nothing";
+	}
 }
 
 static void passed(struct report *r, const char *name, const char *detail)
@@ -164,41 +198,47 @@ static void load_quote(struct source *s, const char *name, const uint8_t *p, siz
 static void compare_registers(const struct options *o, const struct evidence *ev, struct source *src, int nsrc,
 			      struct report *r)
 {
+	static const char *const names[4] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
 	for (int i = 0; i < 4; i++) {
 		char got[97];
 		hex_encode(r->replay.rtmr[i], 48, got);
 		if (!(ev->replayable & (1u << i))) {
-			r->rtmr_status[i] = "not-replayable";
+			r->rtmr_status[i] = RTMR_NOT_REPLAYABLE;
 			snprintf(r->rtmr_sources[i], sizeof r->rtmr_sources[i], "%s",
 				 o->registers && !(o->registers & (1u << i)) ? "not selected by --registers"
 									  : "the log does not cover it");
 			continue;
 		}
-		int compared = 0, bad = 0;
-		struct buf names = { 0 };
+		int bad = 0;
+		struct buf all = { 0 }, quotes = { 0 };
 		if (ev->has_tcb_regs) {
-			compared++;
-			buf_append_str(&names, "tcb_info");
+			r->rtmr_tcb_info[i] = true;
+			buf_append_str(&all, "tcb_info");
 			if (memcmp(ev->tcb_rtmr[i], r->replay.rtmr[i], 48)) {
 				char want[97];
 				hex_encode(ev->tcb_rtmr[i], 48, want);
-				fail(r, "rtmr%d differs: replayed %s, tcb_info has %s", i, got, want);
+				fail(r, names[i], "rtmr%d differs: replayed %s, tcb_info has %s", i, got, want);
 				bad++;
 			}
 		}
 		for (int s = 0; s < nsrc; s++) {
-			buf_printf(&names, "%s%s", compared++ ? "," : "", src[s].name);
+			buf_printf(&all, "%s%s", all.len ? "," : "", src[s].name);
+			buf_printf(&quotes, "%s%s", quotes.len ? "," : "", src[s].name);
+			r->used_quote = true;
 			if (memcmp(src[s].q.td.rtmr[i], r->replay.rtmr[i], 48)) {
 				char want[97];
 				hex_encode(src[s].q.td.rtmr[i], 48, want);
-				fail(r, "rtmr%d differs: replayed %s, %s has %s", i, got, src[s].name, want);
+				fail(r, names[i], "rtmr%d differs: replayed %s, %s has %s", i, got, src[s].name, want);
 				bad++;
 			}
 		}
-		r->rtmr_status[i] = bad ? "mismatch" : compared ? "verified" : "replayed";
+		r->rtmr_status[i] = bad ? RTMR_MISMATCH : nsrc ? RTMR_VERIFIED : ev->has_tcb_regs ? RTMR_MATCHES_TCB_INFO
+											: RTMR_REPLAYED;
 		snprintf(r->rtmr_sources[i], sizeof r->rtmr_sources[i], "%s",
-			 names.len ? (char *)names.data : "no register source");
-		buf_free(&names);
+			 all.len ? (char *)all.data : "no register source");
+		snprintf(r->rtmr_quotes[i], sizeof r->rtmr_quotes[i], "%s", quotes.len ? (char *)quotes.data : "");
+		buf_free(&all);
+		buf_free(&quotes);
 	}
 	/* MRTD cannot be replayed; the sources must agree on it. */
 	const uint8_t *mrtd = ev->has_tcb_mrtd ? ev->tcb_mrtd : nsrc ? src[0].q.td.mr_td : NULL;
@@ -208,7 +248,7 @@ static void compare_registers(const struct options *o, const struct evidence *ev
 			char a[97], b[97];
 			hex_encode(mrtd, 48, a);
 			hex_encode(src[s].q.td.mr_td, 48, b);
-			fail(r, "mrtd differs: %s has %s, %s has %s", mrtd_from, a, src[s].name, b);
+			fail(r, "mrtd", "mrtd differs: %s has %s, %s has %s", mrtd_from, a, src[s].name, b);
 		}
 }
 
@@ -220,14 +260,16 @@ static void check_app_id(const struct options *o, const struct evidence *ev, str
 	char want[41];
 	hex_encode(o->app_id, 20, want);
 	if (!app)
-		fail(r, "app-id: no app-id event before system-ready (expected %s)", want);
+		fail(r, "app-id", "app-id: no app-id event before system-ready (expected %s)", want);
 	else if (app->payload.len != 20 || memcmp(app->payload.data, o->app_id, 20)) {
 		struct buf got = { 0 };
 		buf_append_hex(&got, app->payload.data, app->payload.len);
-		fail(r, "app-id differs: event has %s, expected %s", (char *)got.data, want);
+		fail(r, "app-id", "app-id differs: event has %s, expected %s", (char *)got.data, want);
 		buf_free(&got);
 	} else {
-		passed(r, "app-id", want);
+		char detail[256];
+		snprintf(detail, sizeof detail, "%s (in %s)", want, log_bound_by(r));
+		passed(r, "app-id", detail);
 	}
 }
 
@@ -239,7 +281,7 @@ static void check_compose(const struct options *o, const struct evidence *ev, co
 	const struct tdx_event *event = eventlog_named(&ev->log, "compose-hash");
 	if (!ev->has_app_compose) {
 		if (o->compose)
-			fail(r, "compose: cannot check %s: the %s input carries no app_compose", o->compose,
+			fail(r, "compose", "compose: cannot check %s: the %s input carries no app_compose", o->compose,
 			     evidence_kind_name(ev->kind));
 		return;
 	}
@@ -253,15 +295,18 @@ static void check_compose(const struct options *o, const struct evidence *ev, co
 	hex_encode(h, 32, hex);
 	int before = r->nfail;
 	if (ev->has_compose_hash && memcmp(h, ev->compose_hash, 32))
-		fail(r, "compose_hash differs from SHA-256 of app_compose (%s)", hex);
+		fail(r, "compose-hash", "compose_hash differs from SHA-256 of app_compose (%s)", hex);
 	if (!event)
-		fail(r, "compose: no compose-hash event before system-ready");
+		fail(r, "compose-hash", "compose: no compose-hash event before system-ready");
 	else if (event->payload.len != 32 || memcmp(event->payload.data, h, 32))
-		fail(r, "compose-hash event differs from SHA-256 of app_compose (%s)", hex);
+		fail(r, "compose-hash", "compose-hash event differs from SHA-256 of app_compose (%s)", hex);
 	if (quote && quote->q.td.mr_config_id[0] == 1 && memcmp(quote->q.td.mr_config_id + 1, h, 32))
-		fail(r, "MRCONFIGID (v1) of %s does not carry the compose hash %s", quote->name, hex);
-	if (r->nfail == before)
-		passed(r, "compose-hash", hex);
+		fail(r, "compose-hash", "MRCONFIGID (v1) of %s does not carry the compose hash %s", quote->name, hex);
+	if (r->nfail == before) {
+		char detail[256];
+		snprintf(detail, sizeof detail, "%s (in %s)", hex, log_bound_by(r));
+		passed(r, "compose-hash", detail);
+	}
 	if (!o->compose)
 		return;
 	struct buf want = { 0 }, got = { 0 };
@@ -270,13 +315,13 @@ static void check_compose(const struct options *o, const struct evidence *ev, co
 		tool_fail(&e);
 	int t;
 	if (json_parse(&j, (const char *)ev->app_compose.data, ev->app_compose.len, &e)) {
-		fail(r, "compose: app_compose is not valid JSON");
+		fail(r, "compose", "compose: app_compose is not valid JSON");
 	} else {
 		if ((t = json_get(&j, 0, "docker_compose_file")) < 0 ||
 		    json_string(&j, t, "docker_compose_file", &got, &e))
-			fail(r, "compose: app_compose has no docker_compose_file string");
+			fail(r, "compose", "compose: app_compose has no docker_compose_file string");
 		else if (got.len != want.len || memcmp(got.data, want.data, want.len))
-			fail(r, "compose: app_compose.docker_compose_file (%zu bytes) differs from %s (%zu bytes)",
+			fail(r, "compose", "compose: app_compose.docker_compose_file (%zu bytes) differs from %s (%zu bytes)",
 			     got.len, o->compose, want.len);
 		else
 			passed(r, "compose", o->compose);
@@ -295,6 +340,7 @@ static void check_mr_aggregated(const struct evidence *ev, const struct source *
 		buf_printf(&r->checks, "mr_aggregated: not checked (needs a quote for MRCONFIGID)\n");
 		return;
 	}
+	r->used_quote = true;
 	const struct td_report *td = &quote->q.td;
 	bool extended = !all_zero(td->mr_config_id, 48) || !all_zero(td->mr_owner, 48) ||
 			!all_zero(td->mr_owner_config, 48);
@@ -306,7 +352,7 @@ static void check_mr_aggregated(const struct evidence *ev, const struct source *
 	char hex[65];
 	hex_encode(h, 32, hex);
 	if (rc || memcmp(h, ev->mr_aggregated, 32))
-		fail(r, "mr_aggregated differs: computed %s", hex);
+		fail(r, "mr_aggregated", "mr_aggregated differs: computed %s", hex);
 	else
 		passed(r, "mr_aggregated", hex);
 }
@@ -319,6 +365,10 @@ static void print_event_value(struct buf *out, const struct tdx_event *ev, const
 		buf_append_hex(out, ev->payload.data, ev->payload.len);
 }
 
+/* The quote's own signature is tdx-dcap-verify's: said wherever a quote decided a check. */
+static const char quote_note[] =
+	"the quote's fields are used as read, its signature is not checked here: the quote is trusted only after tdx-dcap-verify";
+
 static void write_human(const struct evidence *ev, const struct report *r, struct buf *out)
 {
 	buf_printf(out, "source: %s, %zu events\n", evidence_kind_name(ev->kind), ev->log.n);
@@ -326,7 +376,16 @@ static void write_human(const struct evidence *ev, const struct report *r, struc
 		char hex[97] = "-";
 		if (ev->replayable & (1u << i))
 			hex_encode(r->replay.rtmr[i], 48, hex);
-		buf_printf(out, "rtmr%d=%s %s (%s)\n", i, hex, r->rtmr_status[i], r->rtmr_sources[i]);
+		switch (r->rtmr_status[i]) {
+		case RTMR_VERIFIED:
+			buf_printf(out, "rtmr%d=%s verified (%s)%s\n", i, hex, r->rtmr_quotes[i],
+				   r->rtmr_tcb_info[i] ? ", matches tcb_info (unsigned)" : "");
+			break;
+		case RTMR_MATCHES_TCB_INFO: buf_printf(out, "rtmr%d=%s matches tcb_info (unsigned)\n", i, hex); break;
+		default:
+			buf_printf(out, "rtmr%d=%s %s (%s)\n", i, hex, rtmr_status_json[r->rtmr_status[i]],
+				   r->rtmr_sources[i]);
+		}
 	}
 	for (size_t k = 0; k < NAMED_COUNT; k++) {
 		const struct tdx_event *e = eventlog_named(&ev->log, named_events[k]);
@@ -337,6 +396,8 @@ static void write_human(const struct evidence *ev, const struct report *r, struc
 		buf_append_str(out, "\n");
 	}
 	buf_append(out, r->checks.data, r->checks.len);
+	if (r->used_quote)
+		buf_printf(out, "note: %s\n", quote_note);
 }
 
 static void write_json(const struct evidence *ev, const struct report *r, struct buf *out)
@@ -358,7 +419,7 @@ static void write_json(const struct evidence *ev, const struct report *r, struct
 		else
 			jw_null(&w);
 		jw_key(&w, "status");
-		jw_str(&w, r->rtmr_status[i]);
+		jw_str(&w, rtmr_status_json[r->rtmr_status[i]]);
 		jw_key(&w, "compared_with");
 		jw_str(&w, r->rtmr_sources[i]);
 		jw_end(&w);
@@ -380,8 +441,18 @@ static void write_json(const struct evidence *ev, const struct report *r, struct
 	jw_strn(&w, r->checks.data ? (const char *)r->checks.data : "", r->checks.len);
 	jw_key(&w, "failures");
 	jw_strn(&w, r->failures.data ? (const char *)r->failures.data : "", r->failures.len);
+	jw_key(&w, "quote_signature_checked");
+	jw_bool(&w, false); /* never here: tdx-dcap-verify's */
 	jw_key(&w, "ok");
 	jw_bool(&w, r->nfail == 0);
+	if (r->nfail) {
+		jw_key(&w, "failed_checks");
+		jw_arr(&w);
+		for (int i = 0; i < FAILED_MAX && r->failed[i]; i++)
+			jw_str(&w, r->failed[i]);
+		jw_end(&w);
+		tool_json_failure_members(&w, r->failed[0], EXIT_REJECTED, r->first_failure);
+	}
 	jw_end(&w);
 	buf_append_str(out, "\n");
 }
@@ -395,14 +466,15 @@ static void check_report_data(const struct options *o, const struct source *quot
 		return;
 	hex_encode(o->report_data, 64, want);
 	if (!quote) {
-		fail(r, "report-data: no quote to compare with (expected %s)", want);
+		fail(r, "report-data", "report-data: no quote to compare with (expected %s)", want);
 		return;
 	}
 	hex_encode(quote->q.td.report_data, 64, got);
 	if (!ct_equal(quote->q.td.report_data, o->report_data, 64))
-		fail(r, "report-data: %s REPORTDATA %s is not the expected %s", quote->name, got, want);
+		fail(r, "report-data", "report-data: %s REPORTDATA %s is not the expected %s", quote->name, got, want);
 	else
-		buf_printf(&r->checks, "report-data: ok - %s\n", got);
+		buf_printf(&r->checks, "report-data: ok - %s (the REPORTDATA of %s)\n", got, quote->name);
+	r->used_quote = true;
 }
 
 int main(int argc, char **argv)
@@ -410,11 +482,15 @@ int main(int argc, char **argv)
 	tool_name = "tdx-rtmr-replay";
 	struct options o = { 0 };
 	parse_options(&o, argc, argv);
+	if (o.json)
+		tool_json_mode(true);
 
 	struct buf in = { 0 }, qin = { 0 }, out = { 0 };
 	struct err e = { 0 };
 	struct evidence ev;
+	tool_step("input");
 	tool_read_input(o.input, &in);
+	tool_step("evidence");
 	if (evidence_load(&ev, in.data, in.len, &e))
 		tool_fail(&e);
 	if (!ev.has_log) {
@@ -422,6 +498,7 @@ int main(int argc, char **argv)
 		tool_fail(&e);
 	}
 
+	tool_step("quote");
 	struct source src[2];
 	int nsrc = 0;
 	memset(src, 0, sizeof src);
@@ -440,6 +517,7 @@ int main(int argc, char **argv)
 
 	struct report r;
 	memset(&r, 0, sizeof r);
+	tool_step("replay");
 	if (eventlog_replay(&ev.log, &r.replay, &e))
 		tool_fail(&e);
 	if (o.registers)
@@ -456,17 +534,20 @@ int main(int argc, char **argv)
 	}
 	compare_registers(&o, &ev, src, nsrc, &r);
 	check_app_id(&o, &ev, &r);
+	tool_step("compose");
 	check_compose(&o, &ev, static_quote, &r);
 	check_mr_aggregated(&ev, static_quote, &r);
 	check_report_data(&o, static_quote, &r);
 
-	if (!o.event) {
-		if (o.json)
-			write_json(&ev, &r, &out);
-		else
+	tool_step("output");
+	if (o.json) {
+		write_json(&ev, &r, &out);
+		tool_write_json(&out);
+	} else {
+		if (!o.event)
 			write_human(&ev, &r, &out);
+		tool_write_output(NULL, out.data, out.len, false);
 	}
-	tool_write_output(NULL, out.data, out.len, false);
 	if (r.nfail)
 		fputs((char *)r.failures.data, stderr);
 	int status = r.nfail ? EXIT_REJECTED : EXIT_OK;

@@ -47,7 +47,7 @@ step "The extracted quote is byte-identical to the one captured from the box" \
 	cmp "$work/quote.bin" "$DATA/phala-quote.bin"
 step "App id the certificate's issuer asserts" \
 	"$BIN/tdx-quote-extract" --what app-id "$DATA/phala-info.json"
-step "Event-log replay: RTMR0-3 against tcb_info and the quote; app id and compose attested" \
+step "Event-log replay: RTMR0-3 against the quote (its signature is not verified here) and tcb_info; app id and compose in the log" \
 	"$BIN/tdx-rtmr-replay" --quote "$work/quote.bin" --app-id "$APP_ID" \
 	--compose "$DATA/phala-compose.yml" "$DATA/phala-info.json"
 

@@ -14,13 +14,41 @@ setup() {
 @test "the real Info replays to tcb_info and the quote; app id and compose bind" {
 	run R --app-id "$APP" --compose phala-compose.yml --quote phala-quote.bin phala-info.json
 	assert_success
-	assert_line "rtmr0=68102e7b524af310f7b7d426ce75481e36c40f5d513a9009c046e9d37e31551f0134d954b496a3357fd61d03f07ffe96 verified (tcb_info,--quote)"
-	assert_line "rtmr3=700a470643dc8e2f4460aaa486fd7f98dc1416422951b56ae029340b7cd5d651efd7c9a39a03ce0f1147a340c919ce63 verified (tcb_info,--quote)"
+	assert_line "rtmr0=68102e7b524af310f7b7d426ce75481e36c40f5d513a9009c046e9d37e31551f0134d954b496a3357fd61d03f07ffe96 verified (--quote), matches tcb_info (unsigned)"
+	assert_line "rtmr3=700a470643dc8e2f4460aaa486fd7f98dc1416422951b56ae029340b7cd5d651efd7c9a39a03ce0f1147a340c919ce63 verified (--quote), matches tcb_info (unsigned)"
 	assert_line "app-id=$APP"
 	assert_line "instance-id=ce0b8b919dcf82cdcd06ced46d28c9113137fc3d"
 	assert_line "storage-fs=zfs"
 	assert_line "compose: ok - phala-compose.yml"
 	assert_line "mr_aggregated: ok - 39e23cb4634ccadcf5a6c05fe5ebdc71f864d2d7e5aae51612729fd75efad124"
+}
+
+@test "honest words: registers compared only with tcb_info (an unsigned copy) match it, they are not verified" {
+	run R --app-id "$APP" --compose phala-compose.yml phala-info.json
+	assert_success
+	assert_line "rtmr0=68102e7b524af310f7b7d426ce75481e36c40f5d513a9009c046e9d37e31551f0134d954b496a3357fd61d03f07ffe96 matches tcb_info (unsigned)"
+	assert_line "rtmr3=700a470643dc8e2f4460aaa486fd7f98dc1416422951b56ae029340b7cd5d651efd7c9a39a03ce0f1147a340c919ce63 matches tcb_info (unsigned)"
+	assert_line "app-id: ok - $APP (in the event log, whose rtmr3 only matches tcb_info (unsigned))"
+	refute_output --partial verified
+	run R --json phala-info.json
+	assert_success
+	assert_output --partial '"rtmr0":{"value":"68102e7b524af310f7b7d426ce75481e36c40f5d513a9009c046e9d37e31551f0134d954b496a3357fd61d03f07ffe96","status":"matches-tcb-info","compared_with":"tcb_info"}'
+	assert_output --partial '"quote_signature_checked":false'
+	refute_output --partial '"status":"verified"'
+	# With a quote: verified against its registers, and the output says whose
+	# signature makes the quote worth trusting (none checked here).
+	run R --app-id "$APP" --quote phala-quote.bin phala-info.json
+	assert_success
+	assert_line "rtmr3=700a470643dc8e2f4460aaa486fd7f98dc1416422951b56ae029340b7cd5d651efd7c9a39a03ce0f1147a340c919ce63 verified (--quote), matches tcb_info (unsigned)"
+	assert_line "app-id: ok - $APP (in the event log, whose rtmr3 is verified against the quote)"
+	assert_line "note: the quote's fields are used as read, its signature is not checked here: the quote is trusted only after tdx-dcap-verify"
+	# An event log with no register source is only replayed.
+	"$BIN/tdx-quote-extract" --what event-log "$DATA/phala-app-cert.pem" >log.json
+	run R --app-id "$APP" log.json
+	assert_success
+	assert_line --regexp '^rtmr3=700a4706.* replayed \(no register source\)$'
+	assert_line "app-id: ok - $APP (in the event log, whose rtmr3 was compared with nothing)"
+	refute_output --partial "note:"
 }
 
 @test "app id forms: 0x and app_ prefixes, upper case" {
