@@ -55,7 +55,9 @@ static void fail(const struct err *e)
 static void flush_out(struct ctx *c)
 {
 	struct err e = { 0 };
-	if (c->out.len && output_write(NULL, c->out.data, c->out.len, &e))
+	if (c->out.len && c->json)
+		tool_write_json(&c->out); /* the one object, at the end */
+	else if (c->out.len && output_write(NULL, c->out.data, c->out.len, &e))
 		fail(&e);
 	buf_reset(&c->out);
 }
@@ -101,17 +103,24 @@ static void split_args(struct ctx *c, int argc, char **argv, bool allow_revision
 	}
 }
 
-static void open_store(struct ctx *c, bool create)
+static void open_store(struct ctx *c, bool create, const char *step)
 {
 	struct err e = { 0 };
+	tool_step("store");
 	if (claim_store_open(&c->store, c->dir, create, &e))
 		fail(&e);
+	tool_step(step);
 }
 
+/* A claim as the tool reports it: its stored form with "ok":true first
+ * ("ok" is reserved: no claim has such a field). */
 static void print_claim_json(struct ctx *c, const struct claim *cl)
 {
-	if (!claim_serialise(cl, &c->out) || !buf_append(&c->out, "\n", 1))
+	struct buf one = { 0 };
+	if (!claim_serialise(cl, &one) || !buf_append_str(&c->out, "{\"ok\":true,") ||
+	    !buf_append(&c->out, one.data + 1, one.len - 1) || !buf_append(&c->out, "\n", 1))
 		oom();
+	buf_free(&one);
 }
 
 static void print_claim_text(struct ctx *c, const struct claim *cl)
@@ -138,7 +147,7 @@ static int cmd_create(struct ctx *c)
 		tool_usage_error(usage, "create: missing LEASE");
 	if (c->if_revision)
 		tool_usage_error(usage, "create: --if-revision does not apply");
-	open_store(c, true);
+	open_store(c, true, "create");
 	struct claim cl;
 	struct err e = { 0 };
 	if (claim_create(&c->store, c->args[0], c->args + 1, (size_t)c->nargs - 1, &cl, &e))
@@ -152,7 +161,7 @@ static int cmd_set(struct ctx *c)
 {
 	if (c->nargs < 2)
 		tool_usage_error(usage, "set: expected LEASE and at least one KEY=VALUE");
-	open_store(c, false);
+	open_store(c, false, "set");
 	struct claim cl;
 	struct err e = { 0 };
 	if (claim_update(&c->store, c->args[0], c->if_revision, c->args + 1, (size_t)c->nargs - 1, &cl, &e))
@@ -170,7 +179,7 @@ static int cmd_get(struct ctx *c)
 	struct err e = { 0 };
 	if (field && !claim_valid_key(field))
 		tool_usage_error(usage, "get: invalid field name '%.*s'", 80, field);
-	open_store(c, false);
+	open_store(c, false, "get");
 	struct claim cl;
 	if (claim_read(&c->store, c->args[0], &cl, &e))
 		fail(&e);
@@ -247,9 +256,10 @@ static void skip(const char *file, const struct err *why, void *arg)
 
 static int scan(struct ctx *c, const char *key, const char *value)
 {
-	open_store(c, false);
+	open_store(c, false, key ? "find" : "list");
 	struct skipped sk = { { 0 }, { 0 } };
 	struct err e = { 0 };
+	bool none = false; /* find: no match, known at the end */
 	if (c->json) {
 		jw_init(&c->w, &c->out);
 		jw_obj(&c->w);
@@ -263,17 +273,25 @@ static int scan(struct ctx *c, const char *key, const char *value)
 		     : claim_list(&c->store, visit, skip, c, &e);
 	if (rc)
 		fail(&e);
+	none = key && !c->matches;
 	if (c->json) {
 		jw_end(&sk.w);
 		jw_end(&c->w);
 		jw_key(&c->w, "skipped");
 		jw_raw(&c->w, (const char *)sk.json.data, sk.json.len);
+		jw_key(&c->w, "ok");
+		jw_bool(&c->w, !none);
+		if (none) {
+			char msg[CLAIM_KEY_MAX + 64];
+			snprintf(msg, sizeof msg, "no claim has a field %s with that value", key);
+			tool_json_failure_members(&c->w, "find", EXIT_REJECTED, msg);
+		}
 		jw_end(&c->w);
 		if (c->w.failed || sk.w.failed || !buf_append(&c->out, "\n", 1))
 			oom();
 		buf_free(&sk.json);
 	}
-	return key && !c->matches ? EXIT_REJECTED : EXIT_OK;
+	return none ? EXIT_REJECTED : EXIT_OK;
 }
 
 static int cmd_list(struct ctx *c)
@@ -300,11 +318,11 @@ static int cmd_rm(struct ctx *c)
 {
 	if (c->nargs != 1)
 		tool_usage_error(usage, "rm: expected LEASE");
-	open_store(c, false);
+	open_store(c, false, "rm");
 	struct err e = { 0 };
 	if (claim_remove(&c->store, c->args[0], c->if_revision, &e))
 		fail(&e);
-	if (c->json && !buf_printf(&c->out, "{\"lease_id\":\"%s\",\"removed\":true}\n", c->args[0]))
+	if (c->json && !buf_printf(&c->out, "{\"ok\":true,\"lease_id\":\"%s\",\"removed\":true}\n", c->args[0]))
 		oom();
 	return EXIT_OK;
 }
@@ -327,7 +345,9 @@ static int cmd_lock(struct ctx *c, int argc, char **argv)
 		tool_usage_error(usage, "lock: expected LEASE -- CMD [ARG ...]");
 	const char *lease = argv[i];
 	char **cmd = argv + i + 2;
-	open_store(c, true);
+	if (i || c->json)
+		tool_json_mode(true); /* for the lock's own failures */
+	open_store(c, true, "lock");
 	struct claim_lock l;
 	struct err e = { 0 };
 	if (claim_lock(&c->store, lease, true, &l, &e))
@@ -346,6 +366,7 @@ static int cmd_lock(struct ctx *c, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	fflush(NULL);
+	tool_json_mode(false); /* standard output is CMD's from here on */
 	pid_t pid = fork();
 	if (pid < 0) {
 		err_set(&e, EXIT_SYSTEM, "fork: %s", strerror(errno));
@@ -419,6 +440,9 @@ int main(int argc, char **argv)
 		if (i == sizeof cmds / sizeof *cmds)
 			tool_usage_error(usage, "unknown command '%s'", cmd);
 		split_args(&c, n, rest, cmds[i].revision);
+		if (c.json)
+			tool_json_mode(true);
+		tool_step(cmds[i].name);
 		rc = cmds[i].run(&c);
 	}
 	flush_out(&c);

@@ -32,7 +32,7 @@ enum ftype {
 	F_PATH,     /* absolute path */
 	F_STATE,    /* enum */
 	F_RECOVERY, /* enum */
-	F_READONLY  /* lease_id, revision, version */
+	F_READONLY  /* lease_id, revision, version; ok (phala-claim --json's status member) */
 };
 
 static const struct {
@@ -46,7 +46,7 @@ static const struct {
 	{ "attested", F_BOOL },		 { "created_at", F_INT },	 { "expires_at", F_INT },
 	{ "last_touched_at", F_INT },	 { "attested_at", F_INT },	 { "ttl_secs", F_INT },
 	{ "idle_secs", F_INT },		 { "compose_sha256", F_SHA256 }, { "key_dir", F_PATH },
-	{ "ssh_key", F_PATH },		 { "known_hosts", F_PATH },
+	{ "ssh_key", F_PATH },		 { "known_hosts", F_PATH },	 { "ok", F_READONLY },
 };
 
 static const char *const states[] = { "creating", "provisioning", "ready", "releasing", NULL };

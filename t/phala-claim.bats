@@ -75,18 +75,22 @@ state=creating"
 	rev=$(C create l1 keep=true app_id=$APP)
 	run C --json get l1
 	assert_success
-	assert_output "{\"version\":1,\"lease_id\":\"l1\",\"revision\":\"$rev\",\"app_id\":\"$APP\",\"keep\":true}"
+	assert_output "{\"ok\":true,\"version\":1,\"lease_id\":\"l1\",\"revision\":\"$rev\",\"app_id\":\"$APP\",\"keep\":true}"
 	run C get l1 keep --json
-	assert_output "{\"version\":1,\"lease_id\":\"l1\",\"revision\":\"$rev\",\"keep\":true}"
+	assert_output "{\"ok\":true,\"version\":1,\"lease_id\":\"l1\",\"revision\":\"$rev\",\"keep\":true}"
 	run C --json list
-	assert_output "{\"claims\":[{\"version\":1,\"lease_id\":\"l1\",\"revision\":\"$rev\",\"app_id\":\"$APP\",\"keep\":true}],\"skipped\":[]}"
+	assert_output "{\"claims\":[{\"version\":1,\"lease_id\":\"l1\",\"revision\":\"$rev\",\"app_id\":\"$APP\",\"keep\":true}],\"skipped\":[],\"ok\":true}"
 	run C --json find slug=none
 	assert_failure 1
-	assert_output '{"claims":[],"skipped":[]}'
+	assert_output '{"claims":[],"skipped":[],"ok":false,"step":"find","exit":1,"error":"no claim has a field slug with that value"}'
 	run C --json create l2
-	assert_output --regexp '^\{"version":1,"lease_id":"l2","revision":"[0-9a-f]{32}"\}$'
+	assert_output --regexp '^\{"ok":true,"version":1,"lease_id":"l2","revision":"[0-9a-f]{32}"\}$'
 	run C --json rm l2
-	assert_output '{"lease_id":"l2","removed":true}'
+	assert_output '{"ok":true,"lease_id":"l2","removed":true}'
+	# "ok" is the tool's: no claim may have such a field
+	run C set l1 ok=yes
+	assert_failure 2
+	assert_output --partial 'ok: is maintained by phala-claim and cannot be set'
 }
 
 @test "exit 1: create of an existing claim, get/set/rm of an absent one, an absent field" {
