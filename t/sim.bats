@@ -45,7 +45,8 @@ refused() {
 @test "acquire with the gate on, ssh, release: the CVM's quote verifies against the TEST root only" {
 	run "$BIN/phala-lease" acquire
 	assert_success
-	assert_output --partial "attestation passed"
+	# The verdict says what DCAP established, and against which root.
+	assert_output --partial "attestation passed (DCAP: quote, PCK chain and collateral verified, TCB status UpToDate accepted; root: NOT the pinned Intel root)"
 	l=$(lease_of "$output")
 	app=$(sed -n 's/.* app_id=\([0-9a-f]*\) .*/\1/p' <<<"$output")
 	[ -n "$l" ] && [ -n "$app" ]

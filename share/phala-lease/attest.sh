@@ -102,7 +102,7 @@ pl_attest_gate() {
 	set --
 	while IFS='=' read -r k v; do set -- "$@" "evidence_$k=$v"; done <"$ev/verify.out"
 	claim_cas "$@" evidence_nonce="$nonce"
-	pl_step "attestation passed"
+	pl_step "attestation passed ($PL_DCAP_SAID)"
 }
 
 # pl_verify_evidence INFO QUOTE APP_ID COMPOSE REPORT_DATA: every check of
@@ -178,6 +178,7 @@ pl_image_allowed() {
 
 # DCAP: collateral supplied (collateral=FILE) or fetched from the PCCS with
 # tdx-collateral-fetch; failing to get it fails unless dcap=reduced.
+# PL_DCAP_SAID: what the verification established, for the gate's verdict.
 pl_dcap() {
 	q=$1 d=$2
 	dcap=$(pl_tool tdx-dcap-verify) || { echo "verify: tdx-dcap-verify not found: quote signature and TCB not verified"; return 1; }
@@ -187,6 +188,8 @@ pl_dcap() {
 			echo "verify: dcap: tdx-dcap-verify rejected the quote (reduced mode)"
 			return 1
 		fi
+		PL_DCAP_SAID="DCAP reduced: quote and PCK chain verified; TCB status, CRLs and QE identity not evaluated"
+		pl_dcap_root "$d"
 		return 0
 	fi
 	coll=$CF_COLLATERAL
@@ -205,5 +208,16 @@ pl_dcap() {
 		sed 's/^/verify: dcap: /' "$d/dcap.out"
 		echo "verify: dcap: tdx-dcap-verify rejected the quote"
 		return 1
+	fi
+	st=$(sed -n 's/^status: //p' "$d/dcap.out" | head -n 1)
+	PL_DCAP_SAID="DCAP: quote, PCK chain and collateral verified, TCB status ${st:+$st }accepted"
+	pl_dcap_root "$d"
+}
+
+# A verification against another root than the pinned Intel one (a test
+# root) is said in the verdict: it proves the pipeline, not the hardware.
+pl_dcap_root() {
+	if grep -q 'not the pinned Intel SGX Root CA' "$1/dcap.out"; then
+		PL_DCAP_SAID="$PL_DCAP_SAID; root: NOT the pinned Intel root"
 	fi
 }
