@@ -190,6 +190,7 @@ v1_cert() {
 	run --separate-stderr X --json "$BATS_TEST_TMPDIR/c.pem"
 	assert_failure 1
 	assert_output '{"ok":false,"step":"certificate","exit":1,"error":"certificate: attestation: dstack-pod report_data is not SHA-512(\"app-data:\" || report_data_payload)"}'
+	# shellcheck disable=SC2154 # $stderr: set by run --separate-stderr
 	[ "$stderr" = 'tdx-quote-extract: certificate: attestation: dstack-pod report_data is not SHA-512("app-data:" || report_data_payload)' ]
 }
 
