@@ -267,37 +267,37 @@ static enum cert_rule profile_one(X509 *c, int i, int below, struct err *e)
 	if (i == 0) {
 		if (flags & EXFLAG_CA)
 			return broken(RULE_LEAF_BASIC_CONSTRAINTS, e,
-					 "%s is a CA (basic constraints CA:TRUE) but is the end entity", who);
+				      "%s is a CA (basic constraints CA:TRUE) but is the end entity", who);
 		if (!has_ku)
 			return broken(RULE_LEAF_KEY_USAGE, e, "%s (the end entity) has no key usage", who);
 		if (!(ku & KU_DIGITAL_SIGNATURE))
 			return broken(RULE_LEAF_KEY_USAGE, e,
-					 "the key usage of %s (the end entity) does not allow digitalSignature", who);
+				      "the key usage of %s (the end entity) does not allow digitalSignature", who);
 		if (ku & KU_KEY_CERT_SIGN)
 			return broken(RULE_LEAF_KEY_USAGE, e,
-					 "the key usage of %s (the end entity, not a CA) allows keyCertSign", who);
+				      "the key usage of %s (the end entity, not a CA) allows keyCertSign", who);
 	} else {
 		if (!(flags & EXFLAG_CA))
 			return broken(RULE_CA_BASIC_CONSTRAINTS, e,
-					 "%s issues certificates but its basic constraints are %s", who,
-					 flags & EXFLAG_BCONS ? "CA:FALSE" : "absent");
+				      "%s issues certificates but its basic constraints are %s", who,
+				      flags & EXFLAG_BCONS ? "CA:FALSE" : "absent");
 		if (!(flags & EXFLAG_BCONS_CRITICAL))
 			return broken(RULE_CA_BASIC_CONSTRAINTS, e, "the basic constraints of %s are not critical",
-					 who);
+				      who);
 		if (!has_ku || (ku & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != (KU_KEY_CERT_SIGN | KU_CRL_SIGN))
 			return broken(RULE_CA_KEY_USAGE, e, "the key usage of %s does not allow %s", who,
-					 !has_ku ? "anything (it is absent)"
-					 : !(ku & KU_KEY_CERT_SIGN) ? "keyCertSign"
-								     : "cRLSign");
+				      !has_ku ? "anything (it is absent)"
+				      : !(ku & KU_KEY_CERT_SIGN) ? "keyCertSign"
+								  : "cRLSign");
 		long pathlen = X509_get_pathlen(c);
 		if (pathlen >= 0 && below > pathlen)
 			return broken(RULE_PATH_LENGTH, e,
-					 "%s allows %ld CA certificate%s below it (pathLenConstraint), the chain has %d", who,
-					 pathlen, pathlen == 1 ? "" : "s", below);
+				      "%s allows %ld CA certificate%s below it (pathLenConstraint), the chain has %d", who,
+				      pathlen, pathlen == 1 ? "" : "s", below);
 	}
 	if (unknown_critical(X509_get0_extensions(c), critical_ok, oid, sizeof oid))
 		return broken(RULE_CRITICAL_EXTENSION, e, "%s has a critical extension %s the profile does not define",
-				 who, oid);
+			      who, oid);
 	return RULE_NONE;
 }
 
