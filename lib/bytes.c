@@ -187,6 +187,44 @@ bool hex_decode_text(const uint8_t *p, size_t n, struct buf *out)
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static int b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+bool base64_decode(const char *s, size_t n, struct buf *out)
+{
+	if (n % 4)
+		return false;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4];
+		size_t pad = 0;
+		for (int k = 0; k < 4; k++) {
+			/* '=' only in the last group, only at its end. */
+			if (s[i + k] == '=' && i + 4 == n && k >= 2 && (k == 3 || s[i + 3] == '=')) {
+				v[k] = 0;
+				pad++;
+			} else if ((v[k] = b64val((unsigned char)s[i + k])) < 0) {
+				return false;
+			}
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		/* Canonical: the bits the padding drops must be zero. */
+		if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))
+			return false;
+		uint8_t b[3] = { (uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w };
+		if (!buf_append(out, b, 3 - pad))
+			return false;
+	}
+	return true;
+}
+
 size_t utf8_seq_len(const uint8_t *s, size_t n)
 {
 	uint32_t cp;
@@ -292,6 +330,32 @@ bool cur_u64be(struct cursor *c, uint64_t *v)
 	}
 	*v = (uint64_t)hi << 32 | lo;
 	return true;
+}
+
+bool cur_u64le(struct cursor *c, uint64_t *v)
+{
+	uint32_t lo, hi;
+	struct cursor save = *c;
+	if (!cur_u32le(c, &lo) || !cur_u32le(c, &hi)) {
+		*c = save;
+		return false;
+	}
+	*v = (uint64_t)hi << 32 | lo;
+	return true;
+}
+
+uint64_t le_load(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void le_store(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 bool ct_equal(const void *a, const void *b, size_t n)

@@ -37,6 +37,10 @@ bool looks_like_hex(const uint8_t *p, size_t n);
 /* Decodes hex text that may contain whitespace (e.g. a file written by --hex). */
 bool hex_decode_text(const uint8_t *p, size_t n, struct buf *out);
 
+/* Decodes canonical base64 (RFC 4648, padded, no whitespace) appending to
+ * out; false on any other text, so one value has one encoding. */
+bool base64_decode(const char *s, size_t n, struct buf *out);
+
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid
  * (overlong forms, surrogates and code points above U+10FFFF are invalid). */
 size_t utf8_seq_len(const uint8_t *s, size_t n);
@@ -70,6 +74,12 @@ bool cur_u32le(struct cursor *c, uint32_t *v);
 bool cur_u16be(struct cursor *c, uint16_t *v);
 bool cur_u32be(struct cursor *c, uint32_t *v);
 bool cur_u64be(struct cursor *c, uint64_t *v);
+bool cur_u64le(struct cursor *c, uint64_t *v);
+
+/* Little-endian integers of n (1..8) bytes at p - for fixed layouts whose
+ * bounds the caller has already checked (a cursor read, a local buffer). */
+uint64_t le_load(const uint8_t *p, int n);
+void le_store(uint8_t *p, uint64_t v, int n);
 
 bool ct_equal(const void *a, const void *b, size_t n);
 bool all_zero(const uint8_t *p, size_t n);

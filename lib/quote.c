@@ -49,30 +49,16 @@ enum {
 	SGX_OFF_MR_SIGNER = 128, SGX_OFF_ISV_PROD_ID = 256, SGX_OFF_ISV_SVN = 258, SGX_OFF_REPORT_DATA = 320
 };
 
-static uint32_t get_le(const uint8_t *p, int n)
-{
-	uint32_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put_le(uint8_t *p, uint32_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 void sgx_report_parse(struct sgx_report *r, const uint8_t *raw)
 {
 	r->raw = raw;
 	r->cpu_svn = raw + SGX_OFF_CPU_SVN;
-	r->misc_select = get_le(raw + SGX_OFF_MISC_SELECT, 4);
+	r->misc_select = (uint32_t)le_load(raw + SGX_OFF_MISC_SELECT, 4);
 	r->attributes = raw + SGX_OFF_ATTRIBUTES;
 	r->mr_enclave = raw + SGX_OFF_MR_ENCLAVE;
 	r->mr_signer = raw + SGX_OFF_MR_SIGNER;
-	r->isv_prod_id = (uint16_t)get_le(raw + SGX_OFF_ISV_PROD_ID, 2);
-	r->isv_svn = (uint16_t)get_le(raw + SGX_OFF_ISV_SVN, 2);
+	r->isv_prod_id = (uint16_t)le_load(raw + SGX_OFF_ISV_PROD_ID, 2);
+	r->isv_svn = (uint16_t)le_load(raw + SGX_OFF_ISV_SVN, 2);
 	r->report_data = raw + SGX_OFF_REPORT_DATA;
 }
 
@@ -86,12 +72,12 @@ void sgx_report_write(uint8_t out[SGX_REPORT_LEN], const struct sgx_report *r)
 {
 	memset(out, 0, SGX_REPORT_LEN);
 	put(out + SGX_OFF_CPU_SVN, r->cpu_svn, 16);
-	put_le(out + SGX_OFF_MISC_SELECT, r->misc_select, 4);
+	le_store(out + SGX_OFF_MISC_SELECT, r->misc_select, 4);
 	put(out + SGX_OFF_ATTRIBUTES, r->attributes, 16);
 	put(out + SGX_OFF_MR_ENCLAVE, r->mr_enclave, 32);
 	put(out + SGX_OFF_MR_SIGNER, r->mr_signer, 32);
-	put_le(out + SGX_OFF_ISV_PROD_ID, r->isv_prod_id, 2);
-	put_le(out + SGX_OFF_ISV_SVN, r->isv_svn, 2);
+	le_store(out + SGX_OFF_ISV_PROD_ID, r->isv_prod_id, 2);
+	le_store(out + SGX_OFF_ISV_SVN, r->isv_svn, 2);
 	put(out + SGX_OFF_REPORT_DATA, r->report_data, 64);
 }
 
@@ -197,7 +183,7 @@ int quote_input_decode(const uint8_t *data, size_t len, struct buf *out, struct 
 static bool append_le(struct buf *b, uint32_t v, int n)
 {
 	uint8_t p[4];
-	put_le(p, v, n);
+	le_store(p, v, n);
 	return buf_append(b, p, (size_t)n);
 }
 
