@@ -60,23 +60,66 @@ static void curl_reason(const char *path, char *out, size_t n)
 	buf_free(&b);
 }
 
+static int temp_dir(char *dir, size_t cap, struct err *e)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, cap, "%s/http.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		return err_set(e, EXIT_SYSTEM, "temporary directory in %s: %s", tmp && *tmp ? tmp : "/tmp",
+			       strerror(errno));
+	return EXIT_OK;
+}
+
+static void curl_program(char *prog, size_t cap)
+{
+	const char *curl = getenv("CURL");
+	snprintf(prog, cap, "%s", curl && *curl ? curl : "curl");
+}
+
+/* curl's exit status as an error: not runnable, or the transfer failed
+ * (with curl's own reason from stderr_path when it has one). */
+static int curl_status(const char *url, const char *prog, int status, const char *stderr_path, struct err *e)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return err_set(e, EXIT_SYSTEM, "cannot run %s", prog);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return EXIT_OK;
+	char reason[512];
+	curl_reason(stderr_path, reason, sizeof reason);
+	if (!reason[0])
+		snprintf(reason, sizeof reason, "transfer failed (curl exit %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return err_set(e, EXIT_REMOTE, "GET %s: %s", url, reason);
+}
+
+/* The status code of the last response in a -D header dump. */
+static long last_status(const struct buf *h)
+{
+	long status = 0;
+	const char *t = (const char *)h->data;
+	for (size_t i = 0; t && i < h->len;) {
+		const char *eol = memchr(t + i, '\n', h->len - i);
+		size_t end = eol ? (size_t)(eol - t) : h->len;
+		const char *sp;
+		if (end - i > 5 && !memcmp(t + i, "HTTP/", 5) && (sp = memchr(t + i, ' ', end - i)))
+			status = strtol(sp + 1, NULL, 10);
+		i = end + 1;
+	}
+	return status;
+}
+
 int http_get(const char *url, long timeout_s, struct http_response *r, struct err *e)
 {
 	static const char *const names[] = { "body", "headers", "stderr", "status" };
 	memset(r, 0, sizeof *r);
-	const char *tmp = getenv("TMPDIR");
 	char dir[4096], paths[4][4200], max_time[32], max_size[32];
-	snprintf(dir, sizeof dir, "%s/http.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		return err_set(e, EXIT_SYSTEM, "temporary directory in %s: %s", tmp && *tmp ? tmp : "/tmp",
-			       strerror(errno));
+	if (temp_dir(dir, sizeof dir, e))
+		return e->code;
 	for (int i = 0; i < 4; i++)
 		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]);
 	snprintf(max_time, sizeof max_time, "%ld", timeout_s);
 	snprintf(max_size, sizeof max_size, "%zu", HTTP_BODY_MAX);
-	const char *curl = getenv("CURL");
 	char prog[4096], url_arg[4096];
-	snprintf(prog, sizeof prog, "%s", curl && *curl ? curl : "curl");
+	curl_program(prog, sizeof prog);
 	if ((size_t)snprintf(url_arg, sizeof url_arg, "%s", url) >= sizeof url_arg) {
 		cleanup(dir, names, 0);
 		return err_set(e, EXIT_USAGE, "URL too long");
@@ -89,15 +132,9 @@ int http_get(const char *url, long timeout_s, struct http_response *r, struct er
 	int status = 0;
 	int rc = run_curl(argv, paths[3], &status, e);
 	if (rc == EXIT_OK) {
-		char reason[512];
 		struct buf code = { 0 };
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-			rc = err_set(e, EXIT_SYSTEM, "cannot run %s", argv[0]);
-		} else if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-			curl_reason(paths[2], reason, sizeof reason);
-			rc = err_set(e, EXIT_REMOTE, "GET %s: %s", url,
-				     reason[0] ? reason : "transfer failed");
-		} else if ((rc = file_read_all(paths[3], 64, &code, e)) == EXIT_OK) {
+		if ((rc = curl_status(url, argv[0], status, paths[2], e)) == EXIT_OK &&
+		    (rc = file_read_all(paths[3], 64, &code, e)) == EXIT_OK) {
 			r->status = strtol((const char *)code.data, NULL, 10);
 			rc = file_read_all(paths[1], 1 << 20, &r->headers, e);
 			if (rc == EXIT_OK)
@@ -110,6 +147,88 @@ int http_get(const char *url, long timeout_s, struct http_response *r, struct er
 	cleanup(dir, names, 4);
 	if (rc)
 		http_response_free(r);
+	return rc;
+}
+
+/* Copies curl's standard output (the body) to fd, refusing more than max
+ * bytes (curl's own --max-filesize cannot bound a body of unannounced size). */
+static int copy_body(int from, int to, unsigned long long max, unsigned long long *total, struct err *e)
+{
+	uint8_t chunk[65536];
+	*total = 0;
+	for (;;) {
+		ssize_t n = read(from, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set(e, EXIT_SYSTEM, "reading from curl: %s", strerror(errno));
+		if (n == 0)
+			return EXIT_OK;
+		*total += (unsigned long long)n;
+		if (*total > max)
+			return err_set(e, EXIT_REMOTE, "the response is larger than %llu bytes", max);
+		if (fd_write_all(to, chunk, (size_t)n, e))
+			return e->code;
+	}
+}
+
+int http_download(const char *url, long timeout_s, int fd, unsigned long long max_bytes, bool progress, struct err *e)
+{
+	static const char *const names[] = { "headers", "stderr" };
+	char dir[4096], paths[2][4200], max_time[32], prog[4096], url_arg[4096];
+	if (temp_dir(dir, sizeof dir, e))
+		return e->code;
+	for (int i = 0; i < 2; i++)
+		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]);
+	snprintf(max_time, sizeof max_time, "%ld", timeout_s);
+	curl_program(prog, sizeof prog);
+	if ((size_t)snprintf(url_arg, sizeof url_arg, "%s", url) >= sizeof url_arg) {
+		cleanup(dir, names, 0);
+		return err_set(e, EXIT_USAGE, "URL too long");
+	}
+	char opt_s[] = "-sS", opt_bar[] = "--progress-bar", opt_proto[] = "--proto", protos[] = "=http,https",
+	     opt_time[] = "--max-time", opt_d[] = "-D", opt_err[] = "--stderr", opt_url[] = "--url";
+	/* With a progress bar curl keeps our standard error (its error text goes there). */
+	char *const argv[] = { prog, progress ? opt_bar : opt_s, opt_proto, protos, opt_time, max_time, opt_d, paths[0],
+			       progress ? opt_url : opt_err, progress ? url_arg : paths[1], progress ? NULL : opt_url,
+			       url_arg, NULL };
+	int p[2], rc = EXIT_OK;
+	pid_t pid = -1;
+	posix_spawn_file_actions_t fa;
+	if (pipe2(p, O_CLOEXEC)) {
+		cleanup(dir, names, 0);
+		return err_set(e, EXIT_SYSTEM, "pipe: %s", strerror(errno));
+	}
+	int src = posix_spawn_file_actions_init(&fa);
+	if (!src)
+		src = posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+	if (!src)
+		src = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (src)
+		rc = err_set(e, EXIT_SYSTEM, "cannot run %s: %s", argv[0], strerror(src));
+	unsigned long long total = 0;
+	if (rc == EXIT_OK && (rc = copy_body(p[0], fd, max_bytes, &total, e)))
+		kill(pid, SIGTERM);
+	close(p[0]);
+	int status = 0;
+	while (pid > 0 && waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			rc = rc ? rc : err_set(e, EXIT_SYSTEM, "waitpid: %s", strerror(errno));
+			break;
+		}
+	if (rc == EXIT_OK)
+		rc = curl_status(url, argv[0], status, paths[1], e);
+	if (rc == EXIT_OK) {
+		struct http_response r = { 0 };
+		rc = file_read_all(paths[0], 1 << 20, &r.headers, e);
+		r.status = rc == EXIT_OK ? last_status(&r.headers) : 0;
+		if (rc == EXIT_OK && r.status != 200)
+			rc = err_set(e, EXIT_REMOTE, "GET %s: HTTP status %ld", url, r.status);
+		http_response_free(&r);
+	}
+	cleanup(dir, names, 2);
 	return rc;
 }
 

@@ -22,6 +22,13 @@ struct http_response {
 int http_get(const char *url, long timeout_s, struct http_response *r, struct err *e);
 void http_response_free(struct http_response *r);
 
+/* GETs url and writes the body to fd, streaming (a large body never sits
+ * in memory), at most max_bytes (EXIT_REMOTE beyond, the transfer is
+ * stopped). With progress, curl draws a progress bar on standard error (and
+ * reports its errors there). Same exit codes as http_get; on error fd may
+ * hold part of the body: the caller discards it. */
+int http_download(const char *url, long timeout_s, int fd, unsigned long long max_bytes, bool progress, struct err *e);
+
 /* The value of header name (case-insensitive) in the last header block of
  * r, trimmed; false when absent. */
 bool http_header(const struct http_response *r, const char *name, struct buf *out);
