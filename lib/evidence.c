@@ -17,6 +17,7 @@ void evidence_free(struct evidence *ev)
 	buf_free(&ev->quote);
 	buf_free(&ev->app_compose);
 	buf_free(&ev->static_quote);
+	buf_free(&ev->vm_config);
 	if (ev->has_cert)
 		racert_free(&ev->cert);
 	for (int i = 0; i < 10; i++)
@@ -37,6 +38,11 @@ static int take_attestation(struct evidence *ev, struct err *e)
 	memset(&ev->att.log, 0, sizeof ev->att.log);
 	ev->has_log = true;
 	ev->replayable = 1u << 3; /* the .1.8 log keeps only three boot events */
+	if (ev->att.config.len) {
+		if (!buf_append(&ev->vm_config, ev->att.config.data, ev->att.config.len))
+			return err_set(e, EXIT_SYSTEM, "out of memory");
+		ev->has_vm_config = true;
+	}
 	return EXIT_OK;
 }
 
@@ -92,6 +98,23 @@ static int hex_field(const struct json *j, int obj, const char *key, uint8_t *ou
 		return err_set(e, EXIT_MALFORMED, "%s: expected %zu bytes of hex", key, n);
 	*has = true;
 	return EXIT_OK;
+}
+
+/* The vm_config member (a JSON document in a string) and Info's
+ * os_image_hash, when present and well-formed. They matter to tdx-measure
+ * only, which refuses evidence without them; other tools never fail on them. */
+static void vm_config_fields(struct evidence *ev, const struct json *j)
+{
+	struct err ignored = { 0 };
+	int t = json_get(j, 0, "vm_config");
+	if (t >= 0 && json_type(j, t) == JSON_STRING && json_string(j, t, "vm_config", &ev->vm_config, &ignored) == EXIT_OK)
+		ev->has_vm_config = ev->vm_config.len > 0;
+	size_t n;
+	const char *raw;
+	t = json_get(j, 0, "os_image_hash");
+	if (t >= 0 && json_type(j, t) == JSON_STRING && (raw = json_raw(j, t, &n)) &&
+	    hex_decode_exact(raw, n, ev->os_image_hash, 32))
+		ev->has_os_image_hash = true;
 }
 
 /* The members of a tcb_info object (Info's inner document or standalone). */
@@ -168,6 +191,7 @@ static int load_info(struct evidence *ev, const struct json *j, struct err *e)
 		memcpy(ev->compose_hash, top, 32);
 		ev->has_compose_hash = true;
 	}
+	vm_config_fields(ev, j);
 	/* The app_cert's quote, for the VM's static registers (optional). */
 	struct evidence cert;
 	struct err ignored = { 0 };
@@ -209,6 +233,7 @@ static int load_getquote(struct evidence *ev, const struct json *j, struct err *
 	}
 	if (rc)
 		return err_wrap(e, "GetQuote response");
+	vm_config_fields(ev, j);
 	ev->has_log = true;
 	ev->replayable = 0xf; /* stripped, but boot digests are kept and runtime ones recomputed */
 	return EXIT_OK;

@@ -35,6 +35,12 @@ struct evidence {
 	uint8_t compose_hash[32];
 	bool has_mr_aggregated;
 	uint8_t mr_aggregated[32];
+	/* The host's vm_config (JSON text), from Info, GetQuote or an
+	 * attestation; Info also states os_image_hash at its top level. */
+	bool has_vm_config;
+	struct buf vm_config;
+	bool has_os_image_hash;
+	uint8_t os_image_hash[32];
 	/* Info only: the app_cert's quote, taken at another time than the log;
 	 * its static registers (MRTD, MRCONFIGID, ...) still describe the VM. */
 	bool has_static_quote;
