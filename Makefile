@@ -12,6 +12,9 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man/man1
 DATADIR ?= $(PREFIX)/share/phala-tools
 
+# The suite's version, printed by --version.
+VERSION = 0.1.0
+
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS     ?= -O2 -g
@@ -22,10 +25,14 @@ BIN ?= bin
 
 OPENSSL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libssl libcrypto)
 OPENSSL_LIBS   := $(shell $(PKG_CONFIG) --libs libssl libcrypto)
+# libcbor (the lite measurement CBOR) and zlib (image tarballs), Debian's
+# libcbor-dev and zlib1g-dev.
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcbor zlib)
+DEP_LIBS   := $(shell $(PKG_CONFIG) --libs libcbor zlib)
 WARNINGS = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wvla -Wundef -Wcast-qual
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -Ilib $(OPENSSL_CFLAGS) $(CFLAGS)
-LDLIBS = $(OPENSSL_LIBS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -Ilib $(OPENSSL_CFLAGS) $(DEP_CFLAGS) $(CFLAGS)
+LDLIBS = $(OPENSSL_LIBS) $(DEP_LIBS)
 
 LIB_SRC   := $(wildcard lib/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
@@ -46,6 +53,10 @@ all: $(TOOLS:%=$(BIN)/%)
 $(B)/%.o: %.c $(wildcard lib/*.h) cmd/tool.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/cmd/tool.o: cmd/tool.c cmd/tool.h $(wildcard lib/*.h) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DTOOLS_VERSION='"$(VERSION)"' -c -o $@ $<
 
 $(B)/libphala.a: $(LIB_OBJ)
 	rm -f $@
@@ -80,7 +91,7 @@ bench: all helpers
 	@sh t/bench/run.sh
 
 # libFuzzer targets, with ASan and UBSan, built from their own objects.
-FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(OPENSSL_CFLAGS) -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(OPENSSL_CFLAGS) $(DEP_CFLAGS) -fsanitize=fuzzer,address,undefined
 fuzz: $(FUZZ_SRC:t/fuzz/%.c=build/fuzz/%)
 build/fuzz/%: t/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
 	@mkdir -p $(@D)

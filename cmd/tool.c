@@ -79,6 +79,12 @@ void tool_help(const char *usage)
 	exit(fflush(stdout) ? EXIT_SYSTEM : EXIT_OK);
 }
 
+void tool_version(void)
+{
+	printf("%s (phala-tools) %s\n", tool_name, TOOLS_VERSION);
+	exit(fflush(stdout) ? EXIT_SYSTEM : EXIT_OK);
+}
+
 void tool_read_input(const char *path, struct buf *out)
 {
 	struct err e = { 0 };

@@ -39,6 +39,9 @@ _Noreturn void tool_usage_error(const char *usage, const char *fmt, ...)
 /* Prints usage on stdout and exits 0 (for --help). */
 _Noreturn void tool_help(const char *usage);
 
+/* Prints "tool (phala-tools) VERSION" on stdout and exits 0 (for --version). */
+_Noreturn void tool_version(void);
+
 /* Reads the input file ("-"/NULL for stdin) or fails. */
 void tool_read_input(const char *path, struct buf *out);
 
