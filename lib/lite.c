@@ -79,11 +79,43 @@ static int decode_item(struct lite_material *m, const cbor_item_t *root, struct 
 	return EXIT_OK;
 }
 
+/* libcbor's cbor_load allocates a definite array or map for its declared
+ * size before it reads one item, so a few bytes could ask for gigabytes.
+ * A first pass through libcbor's own streaming decoder sees each declared
+ * size first and refuses any that no measurement document has. */
+#define LITE_MAX_ITEMS 16
+
+static void check_size(void *ctx, size_t n)
+{
+	if (n > LITE_MAX_ITEMS)
+		*(bool *)ctx = true;
+}
+
+static int bounded(const uint8_t *cbor, size_t len, struct err *e)
+{
+	struct cbor_callbacks cb = cbor_empty_callbacks;
+	cb.array_start = check_size;
+	cb.map_start = check_size;
+	bool too_big = false;
+	for (size_t at = 0; at < len;) {
+		struct cbor_decoder_result r = cbor_stream_decode(cbor + at, len - at, &cb, &too_big);
+		if (r.status != CBOR_DECODER_FINISHED || r.read == 0)
+			return err_set(e, EXIT_MALFORMED, "%s: not CBOR (at byte %zu)", LITE_CBOR_FILE, at);
+		if (too_big)
+			return err_set(e, EXIT_MALFORMED, "%s: an array or map of more than %d items", LITE_CBOR_FILE,
+				       LITE_MAX_ITEMS);
+		at += r.read;
+	}
+	return EXIT_OK;
+}
+
 int lite_decode(struct lite_material *m, const uint8_t *cbor, size_t len, struct err *e)
 {
 	memset(m, 0, sizeof *m);
 	if (len > LITE_CBOR_MAX)
 		return err_set(e, EXIT_MALFORMED, "%s is larger than %u bytes", LITE_CBOR_FILE, LITE_CBOR_MAX);
+	if (bounded(cbor, len, e))
+		return e->code;
 	struct cbor_load_result r;
 	cbor_item_t *root = cbor_load(cbor, len, &r);
 	int rc;
