@@ -12,7 +12,6 @@
 
 load helpers/common
 
-
 M() { "$BIN/tdx-measure" "$@"; }
 J() { "$BIN/phala-json" "$@"; }
 LITE=$ROOT/testdata/dstack-tdx-lite-getquote.json
