@@ -12,6 +12,7 @@
 #     --ovmf FILE        the firmware (default /usr/share/ovmf/OVMF.fd)
 #     --cmdline TEXT     the command line in metadata.json
 #     --initrd-text TEXT what the initramfs's /init prints (varies the initrd)
+#     --initrd-pad BYTES an incompressible file of that size in the initramfs
 #     --seed TEXT        varies the synthetic kernel's bytes
 #     --cpus N --memory BYTES  the VM of OUTDIR/vm-config.json (default 2, 2 GiB)
 #     --no-cbor          leave out measurement.tdx.cbor (an image without lite material)
@@ -30,7 +31,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 helpers=${HELPERS:-$root/build/helpers}
-kernel=debian ovmf=/usr/share/ovmf/OVMF.fd seed=synthetic cbor=yes cpus=2 memory=2147483648
+kernel=debian ovmf=/usr/share/ovmf/OVMF.fd seed=synthetic cbor=yes cpus=2 memory=2147483648 pad=0
 initrd_text='synthetic dstack guest'
 cmdline='console=ttyS0 init=/init panic=1 net.ifnames=0 dstack.rootfs_hash=0000000000000000000000000000000000000000000000000000000000000000 dstack.rootfs_size=0'
 usage() {
@@ -47,6 +48,7 @@ while [ $# -gt 1 ]; do
 	--ovmf) ovmf=$2 ;;
 	--cmdline) cmdline=$2 ;;
 	--initrd-text) initrd_text=$2 ;;
+	--initrd-pad) pad=$2 ;;
 	--seed) seed=$2 ;;
 	--cpus) cpus=$2 ;;
 	--memory) memory=$2 ;;
@@ -57,7 +59,7 @@ while [ $# -gt 1 ]; do
 done
 [ $# -eq 1 ] || usage
 out=$1
-case $cpus$memory in *[!0-9]*) usage ;; esac
+case $cpus$memory$pad in *[!0-9]*) usage ;; esac
 [ -r "$ovmf" ] || die "no firmware at $ovmf (apt-get install ovmf)"
 [ -x "$helpers/tdx-image-cbor" ] || die "no $helpers/tdx-image-cbor (make helpers)"
 img=$out/image
@@ -72,7 +74,7 @@ debian)
 synthetic) perl "$root/t/helpers/mk-bzimage.pl" "$img/bzImage" "$seed" || die "mk-bzimage.pl failed" ;;
 *) cp "$kernel" "$img/bzImage" || die "cannot copy $kernel" ;;
 esac
-perl "$root/t/helpers/mk-initramfs.pl" "$img/initramfs.cpio" "$initrd_text" || die "mk-initramfs.pl failed"
+perl "$root/t/helpers/mk-initramfs.pl" "$img/initramfs.cpio" "$initrd_text" "$pad" || die "mk-initramfs.pl failed"
 gzip -n -9 "$img/initramfs.cpio" || die "gzip failed"
 # metadata.json as dstack writes it; the command line goes through JSON escaping.
 perl -MJSON::PP -e 'print JSON::PP->new->canonical->encode({bios => "ovmf.fd", kernel => "bzImage",
