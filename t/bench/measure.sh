@@ -17,15 +17,8 @@ files="$i/image/ovmf.fd $i/image/bzImage $i/image/initramfs.cpio.gz"
 # shellcheck disable=SC2086 # one word per file
 bytes=$(cat $files | wc -c)
 
-# median_ms CMD...: median wall time of 11 runs, in milliseconds.
-median_ms() {
-	for _ in 1 2 3 4 5 6 7 8 9 10 11; do
-		start=$(date +%s%N)
-		"$@" >/dev/null
-		end=$(date +%s%N)
-		echo $(((end - start) / 1000))
-	done | sort -n | sed -n 6p | awk '{ printf "%.1f", $1 / 1000 }'
-}
+# shellcheck source=t/helpers/timing.sh
+. t/helpers/timing.sh
 dir=$(median_ms bin/tdx-measure --image "$i/image" --vm-config "$i/vm-config.json" --acpi "$i/acpi.json")
 tar=$(median_ms bin/tdx-measure --image "$i/mr_$(cat "$i/os_image_hash").tar.gz" --vm-config "$i/vm-config.json" --acpi "$i/acpi.json")
 # shellcheck disable=SC2086

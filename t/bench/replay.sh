@@ -10,15 +10,8 @@ trap 'rm -rf "$tmp"' EXIT
 perl t/bench/gen-eventlog.pl 100000 > "$tmp/log.json"
 bytes=$(wc -c < "$tmp/log.json")
 
-# median_ms CMD...: median wall time of 11 runs, in milliseconds.
-median_ms() {
-	for _ in 1 2 3 4 5 6 7 8 9 10 11; do
-		start=$(date +%s%N)
-		"$@" > /dev/null
-		end=$(date +%s%N)
-		echo $(((end - start) / 1000))
-	done | sort -n | sed -n 6p | awk '{ printf "%.1f", $1 / 1000 }'
-}
+# shellcheck source=t/helpers/timing.sh
+. t/helpers/timing.sh
 replay=$(median_ms bin/tdx-rtmr-replay "$tmp/log.json")
 dgst=$(median_ms openssl dgst -sha384 "$tmp/log.json")
 awk -v b="$bytes" -v r="$replay" -v d="$dgst" 'BEGIN {
