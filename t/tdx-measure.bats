@@ -528,3 +528,41 @@ digest_in() {
 	assert_output --partial "tdx-measure: rtmr1 event 0 (kernel): expected "
 	refute_output --partial "rtmr2 event"
 }
+
+# forged NAME PERL: a copy of image a in NAME/ with one file edited by PERL
+# ($d is the file's bytes, $f its name), its sha256sum.txt and vm-config.json
+# made to fit, so that the edit reaches the parser behind the identity check.
+forged() {
+	cp -r "$A/image" "$1"
+	perl -e '
+		my ($dir, $code) = @ARGV;
+		for my $f (qw(ovmf.fd bzImage)) {
+			open(my $h, "<", "$dir/$f") or die; binmode $h; local $/; my $d = <$h>; close $h;
+			eval $code; die $@ if $@;
+			open($h, ">", "$dir/$f") or die; binmode $h; print $h $d; close $h;
+		}' "$1" "$2"
+	(cd "$1" && sha256sum ovmf.fd bzImage initramfs.cpio.gz metadata.json measurement.tdx.cbor >sha256sum.txt)
+	perl -pe 's/"os_image_hash": "[0-9a-f]+"/"os_image_hash": "'"$(sha256sum "$1/sha256sum.txt" | cut -d' ' -f1)"'"/' \
+		"$A/vm-config.json" >"$1.json"
+}
+
+@test "hostile firmware and kernel behind a valid identity: exit 3 with the reason, at once" {
+	# A TD_HOB section of 2^40 pages in Debian's OVMF (found by its descriptor).
+	forged pages 'if ($f eq "ovmf.fd") { $d =~ /TDVF(.{4})\x01\0\0\0(.{4})/sg or die "no TDVF";
+		my $at = pos($d) - 16; for my $i (0 .. unpack("V", $2) - 1) { my $s = $at + 16 + 32 * $i;
+		substr($d, $s + 16, 8) = pack("Q<", 1 << 52) if unpack("V", substr($d, $s + 24, 4)) == 2 } }'
+	run M --image pages --vm-config pages.json
+	assert_failure 3
+	assert_output --partial "pages exceed the limit"
+	# Overlapping sections: the CFV moved onto the BFV.
+	forged overlap 'if ($f eq "ovmf.fd") { $d =~ /TDVF(.{4})\x01\0\0\0(.{4})/sg or die; my $s = pos($d) - 16 + 16 + 32;
+		substr($d, $s + 8, 8) = pack("Q<", 0xffe20000) }'
+	run M --image overlap --vm-config overlap.json
+	assert_failure 3
+	assert_output --partial "overlap in memory"
+	# A PE section table of 97 entries.
+	forged pe 'substr($d, 0x46, 2) = pack("v", 97) if $f eq "bzImage"'
+	run M --image pe --vm-config pe.json
+	assert_failure 3
+	assert_output --partial "PE image declares 97 sections"
+}

@@ -93,6 +93,9 @@ static void malformed_cbor_is_refused(void)
 		{ "a36776657273696f6e03" "65696d616765a0" "6474647658a0", 0, 0, 0, "unknown member" },
 		{ "a36776657273696f6e03" "6776657273696f6e03" "65696d616765a0", 0, 0, 0, "appears twice" },
 		{ "bf6776657273696f6e03ff", 0, 0, 0, "expected a map" },
+		/* Declared sizes libcbor would allocate for up front (2^28 items). */
+		{ "9a10000000", 0, 0, 0, "more than 16 items" },
+		{ "a36776657273696f6e03" "65696d616765ba10000000", 0, 0, 0, "more than 16 items" },
 		{ "a36776657273696f6e0365696d616765a36e636d646c696e655f7368613338346178736b65726e656c5f61757468656e7469636f6465406d696e697472645f736861333834406474647666a0", 0, 0, 0, "cmdline_sha384: expected a byte string" },
 		{ NULL, 9, 0x03, 0x04, "version: expected 3" },
 		{ NULL, 0x20, 0x58, 0x78, "not CBOR" }, /* libcbor checks text strings are UTF-8 */
