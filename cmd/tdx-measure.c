@@ -298,11 +298,12 @@ static void write_json(const struct run *r, struct buf *out)
 	struct jsonw w;
 	jw_init(&w, out);
 	jw_obj(&w);
+	/* ok: the tool's success (the contract of every --json); compared:
+	 * whether there was a quote to succeed against. */
 	jw_key(&w, "ok");
-	if (r->has_quote)
-		jw_bool(&w, r->v.ok);
-	else
-		jw_null(&w);
+	jw_bool(&w, !r->has_quote || r->v.ok);
+	jw_key(&w, "compared");
+	jw_bool(&w, r->has_quote);
 	jw_key(&w, "os_image_hash");
 	jw_hex(&w, r->os_image_hash, SHA256_LEN);
 	jw_key(&w, "os_image_hash_claimed");
@@ -310,7 +311,7 @@ static void write_json(const struct run *r, struct buf *out)
 	jw_key(&w, "image");
 	jw_str(&w, r->lite ? "lite" : "full");
 	jw_key(&w, "image_origin");
-	jw_str(&w, r->image_origin);
+	jw_text(&w, r->image_origin);
 	jw_key(&w, "downloaded");
 	jw_bool(&w, r->fetched);
 	jw_key(&w, "acpi");
@@ -378,7 +379,7 @@ static void write_json(const struct run *r, struct buf *out)
 		jw_key(&w, "actual_from");
 		jw_str(&w, r->v.first.actual_from_log ? "log" : "quote");
 		jw_key(&w, "message");
-		jw_str(&w, r->v.lines[0]);
+		jw_text(&w, r->v.lines[0]);
 		jw_end(&w);
 	} else {
 		jw_null(&w);
@@ -386,7 +387,7 @@ static void write_json(const struct run *r, struct buf *out)
 	jw_key(&w, "differences");
 	jw_arr(&w);
 	for (size_t i = 0; r->has_quote && i < r->v.nlines; i++)
-		jw_str(&w, r->v.lines[i]);
+		jw_text(&w, r->v.lines[i]);
 	jw_end(&w);
 	jw_key(&w, "events");
 	jw_arr(&w);
@@ -409,6 +410,8 @@ static void write_json(const struct run *r, struct buf *out)
 		jw_end(&w);
 	}
 	jw_end(&w);
+	if (r->has_quote && !r->v.ok)
+		tool_json_failure_members(&w, regs[r->v.first.reg], EXIT_REJECTED, r->v.lines[0]);
 	jw_end(&w);
 	buf_append_str(out, "\n");
 }
@@ -423,26 +426,37 @@ int main(int argc, char **argv)
 	struct lite_material lm;
 	struct err e = { 0 };
 	struct buf in = { 0 }, out = { 0 };
+	if (o.json)
+		tool_json_mode(true);
 	if (o.evidence) {
+		tool_step("evidence");
 		tool_read_input(o.evidence, &in);
 		if (evidence_load(&r.ev, in.data, in.len, &e))
 			fail_with(&e, strcmp(o.evidence, "-") ? o.evidence : "standard input");
 		r.has_evidence = true;
 	}
+	tool_step("vm_config");
 	load_config(&o, &r);
+	tool_step("image");
 	load_material(&o, &r, &img, &lm);
+	tool_step("acpi");
 	load_acpi(&o, &r);
+	tool_step("measure");
 	if (mr_compose(&r.m, &r.in, &e))
 		tool_fail(&e);
 	if (r.has_evidence) {
+		tool_step("quote");
 		load_quote(&r);
 		mr_compare(&r.m, &r.q.td, &r.ev.log, r.ev.has_log ? r.ev.replayable & 7u : 0, &r.v);
 	}
-	if (o.json)
+	tool_step("output");
+	if (o.json) {
 		write_json(&r, &out);
-	else
+		tool_write_json(&out);
+	} else {
 		write_human(&r, &out);
-	tool_write_output(NULL, out.data, out.len, false);
+		tool_write_output(NULL, out.data, out.len, false);
+	}
 	for (size_t i = 0; r.has_quote && i < r.v.nlines; i++)
 		fprintf(stderr, "%s: %s\n", tool_name, r.v.lines[i]);
 	int status = r.has_evidence && !r.v.ok ? EXIT_REJECTED : EXIT_OK;

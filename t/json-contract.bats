@@ -187,3 +187,25 @@ start_pcs() {
 	assert_success
 	assert_output from-cmd
 }
+
+@test "tdx-measure --json: 0, 1 (the register, the identity), 3 (evidence, vm_config), 4 (input), 5 (download)" {
+	L=$ROOT/testdata/dstack-tdx-lite-getquote.json
+	T() { "$BIN/tdx-measure" --json "$@"; }
+	# shellcheck disable=SC2016 # Perl's $v
+	edit() { perl -MJSON::PP -e 'local $/; my $d = decode_json(<STDIN>); my $v = decode_json($d->{vm_config});
+		eval $ARGV[0]; die $@ if $@; $d->{vm_config} = encode_json($v); print encode_json($d)' "$1" <"$L"; }
+	outcome 0 - T "$L"
+	# shellcheck disable=SC2016
+	edit '$v->{memory_size} = 4294967296' >mem.json
+	outcome 1 rtmr0 T mem.json
+	# shellcheck disable=SC2016
+	edit '$v->{os_image_hash} = "00" x 32' >id.json
+	outcome 1 image T id.json
+	echo '{"quote":' >bad.json
+	outcome 3 evidence T bad.json
+	# shellcheck disable=SC2016
+	edit '$v->{colour} = 1' >field.json
+	outcome 3 vm_config T field.json
+	outcome 4 evidence T missing.json
+	TDX_MEASURE_IMAGE_URL='http://127.0.0.1:1/{OS_IMAGE_HASH}' outcome 5 image T --fetch --cache c "$L"
+}

@@ -246,8 +246,9 @@ log"
 	assert_line "result: computed only (no evidence to compare with)"
 	M --json --image "$A/image" --vm-config "$A/vm-config.json" --acpi "$A/acpi.json" >dir.json
 	M --json --image "$A"/mr_*.tar.gz --vm-config "$A/vm-config.json" --acpi "$A/acpi.json" >tar.json
-	run J get dir.json ok
-	assert_output ""
+	run J get dir.json ok compared
+	assert_output "true
+false"
 	run J get dir.json image acpi mrtd rtmr0 rtmr1 rtmr2
 	assert_line --index 0 "full"
 	assert_line --index 1 "list"
