@@ -267,6 +267,24 @@ false"
 	assert_line "acpi: unknown: RTMR0 not computed (no event log, no --acpi)"
 }
 
+@test "Debian's OVMF: MRTD (both page-add orders) and CFV as an independent implementation computes them" {
+	# Values from Fraunhofer-AISEC/measured-boot-tools calculate-tdx-mrs
+	# (084313fb, -m 0 -q 8.2.2 / 9.2.0, and its RTMR0 CFV event) on this file.
+	[ "$(sha256sum /usr/share/ovmf/OVMF.fd | cut -d' ' -f1)" = 7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773 ] ||
+		skip "this is not the Debian OVMF.fd (2022.11-6+deb12u2) the values were cross-checked on"
+	M --json --image "$A/image" --vm-config "$A/vm-config.json" >two.json
+	perl -pe 's/"qemu_version": "8.2.2"/"qemu_version": "9.2.0"/' "$A/vm-config.json" >nine.json
+	M --json --image "$A/image" --vm-config nine.json >one.json
+	run J get two.json mrtd page_adds
+	assert_output "acccbcc870a381adab0d3919d90a7f268ac3b0364771f202ed4bb4e892d045b33db3b32e6924cba830a724eed443f7e1
+two-pass"
+	run J get one.json mrtd page_adds
+	assert_output "4c7206f0f483c524f12c366c711e9049030a8d47c471ee5aa9c4999a08de4057fb887fed0744d5631a212967fb231c47
+single-pass"
+	run J items two.json events name digest
+	assert_line --index 1 "cfv	f87302177b059d54a2cf0c5f13340dbabf5c9dd60dc3f996c68b776fbe4de959769443a3d8ef6538b97d7e151c8298e8"
+}
+
 @test "synthetic image: the lite path on its own CBOR agrees with the full path except for the CFV" {
 	M --json --vm-config "$A/vm-config.json" --acpi "$A/acpi.json" >lite.json
 	M --json --image "$A/image" --vm-config "$A/vm-config.json" --acpi "$A/acpi.json" >full.json
