@@ -67,9 +67,9 @@ $(BIN)/%: $(B)/cmd/%.o $(B)/cmd/tool.o $(B)/libphala.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Shell tools find their helpers in share/ next to bin/ (or DATADIR once installed).
-$(BIN)/%: cmd/%.sh
+$(BIN)/%: cmd/%.sh Makefile
 	@mkdir -p $(@D)
-	sed 's|@DATADIR@|$(abspath share)|' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+	sed -e 's|@DATADIR@|$(abspath share)|' -e 's|@VERSION@|$(VERSION)|' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
 unit: $(UNIT_BIN)
 $(B)/unit/%: $(B)/t/unit/%.o $(B)/libphala.a
@@ -101,7 +101,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 $(TOOLS_C:%=$(BIN)/%) $(DESTDIR)$(BINDIR)
 	for t in $(TOOLS_SH); do \
-		sed 's|@DATADIR@|$(DATADIR)|' cmd/$$t.sh > $(DESTDIR)$(BINDIR)/$$t && \
+		sed -e 's|@DATADIR@|$(DATADIR)|' -e 's|@VERSION@|$(VERSION)|' cmd/$$t.sh > $(DESTDIR)$(BINDIR)/$$t && \
 		chmod 755 $(DESTDIR)$(BINDIR)/$$t || exit 1; done
 	$(if $(MAN),install -m 644 $(MAN) $(DESTDIR)$(MANDIR))
 	cp -R share/. $(DESTDIR)$(DATADIR)/

@@ -45,11 +45,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ "image", required_argument, NULL, 'i' }, { "vm-config", required_argument, NULL, 'v' },
 		{ "acpi", required_argument, NULL, 'a' },  { "fetch", no_argument, NULL, 'f' },
 		{ "cache", required_argument, NULL, 'c' }, { "json", no_argument, NULL, 'j' },
-		{ "version", no_argument, NULL, 'V' },     { "help", no_argument, NULL, 'h' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, "h", longopts, usage)) != -1) {
 		switch (c) {
 		case 'i': o->image = optarg; break;
 		case 'v': o->vm_config = optarg; break;
@@ -57,9 +57,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case 'f': o->fetch = true; break;
 		case 'c': o->cache = optarg; break;
 		case 'j': o->json = true; break;
-		case 'V': tool_version();
-		case 'h': tool_help(usage);
-		default: tool_usage_error(usage, "unknown option");
+		default: break; /* tool_getopt answered the rest */
 		}
 	}
 	if (argc - optind > 1)
