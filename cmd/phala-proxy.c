@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,11 +138,14 @@ static void resolve(const struct options *o, struct gateway_host *g, char lease[
 
 /* A connection is use of its lease, which the idle timeout must see also when
  * ssh runs us from an ssh_config (ssh L.phala, scp, rsync): a child touches
- * the claim at once and then every TOUCH_EVERY seconds while the tunnel is
- * open. It runs apart and silent, so that a held lock (a release at work) or
- * any failure of the touch never delays or fails the connection. */
+ * the claim once the tunnel is under way (or has ended, however short) and
+ * then every TOUCH_EVERY seconds while it is open. It runs apart and silent,
+ * so that a held lock (a release at work) or any failure of the touch never
+ * delays or fails the connection; it outlives us only to finish a touch (ssh
+ * ends its ProxyCommand with SIGHUP). */
 #define TOUCH_EVERY 60
 #define TOUCH_MIN_INTERVAL 30
+#define TOUCH_FIRST_MS 200
 
 struct toucher {
 	pid_t pid;
@@ -168,7 +170,9 @@ static void toucher_start(const struct options *o, const char *lease, const char
 	if (pid == 0) {
 		close(p[1]);
 		close(tunnel_fd);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* The tunnel's first bytes come first on a busy machine. */
+		if (nice(10) == -1)
+			errno = 0;
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (null >= 0) {
 			dup2(null, STDIN_FILENO);
@@ -176,17 +180,22 @@ static void toucher_start(const struct options *o, const char *lease, const char
 			if (!o->verbose)
 				dup2(null, STDERR_FILENO);
 		}
+		/* The first touch waits a moment (or for the end of a shorter
+		 * tunnel): the handshake and the first bytes come first. */
+		int wait_ms = TOUCH_FIRST_MS;
 		for (;;) {
+			struct pollfd pf = { .fd = p[0], .events = POLLIN };
+			int n = poll(&pf, 1, wait_ms);
+			bool done = n > 0 || (n < 0 && errno != EINTR);
 			struct err e = { 0 };
 			int rc = gateway_touch(o->claims, lease, host, (long long)time(NULL), TOUCH_MIN_INTERVAL, &e);
 			if (rc)
 				say(o, "touch: %s", e.msg);
 			else
 				say(o, "touch: %s: use recorded", lease[0] ? lease : host);
-			struct pollfd pf = { .fd = p[0], .events = POLLIN };
-			int n = poll(&pf, 1, TOUCH_EVERY * 1000);
-			if (n != 0 && !(n < 0 && errno == EINTR))
+			if (done)
 				_exit(0);
+			wait_ms = TOUCH_EVERY * 1000;
 		}
 	}
 	close(p[0]);
@@ -194,16 +203,16 @@ static void toucher_start(const struct options *o, const char *lease, const char
 	tc->lifeline = p[1];
 }
 
-/* Lets a touch under way finish (briefly), then makes sure the child is gone. */
+/* Lets the last touch finish (briefly), then makes sure the child is gone. */
 static void toucher_stop(struct toucher *tc)
 {
 	if (tc->pid <= 0)
 		return;
 	close(tc->lifeline);
-	for (int i = 0; i < 40; i++) {
+	for (int i = 0; i < 200; i++) {
 		if (waitpid(tc->pid, NULL, WNOHANG) != 0)
 			return;
-		struct timespec ts = { 0, 25 * 1000 * 1000 };
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
 	kill(tc->pid, SIGKILL);
