@@ -1691,7 +1691,7 @@ number"
 @test "13.9: every command takes -h/--help (usage on stdout, exit 0, nothing run) and refuses unknown arguments (exit 2)" {
 	run L --version
 	assert_success
-	assert_output "phala-lease (phala-tools) $(cat "$ROOT/VERSION")"
+	assert_output "phala-lease (phala-tools) $(sed -n "s/^VERSION = //p" "$ROOT/Makefile")"
 	for c in doctor acquire status list ssh ssh-config release cleanup attest-verify; do
 		for h in -h --help; do
 			run --separate-stderr L "$c" "$h"
