@@ -322,7 +322,7 @@ acquire_signalled() {
 	has_claim aaaaaaaaaaaa
 }
 
-@test "39,T2: happy path: get -> delete --force --json -> 404 absence; claim and key removed; idempotent" {
+@test "39,T2,13.10: happy path: get -> delete --force --json -> 404 absence; claim, key and lock file removed; a second release is exit 4, as documented" {
 	mkclaim aaaaaaaaaaaa
 	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
 	reply cvms-get 1 0 "$T/get"
@@ -338,8 +338,12 @@ cvms delete app_$APP --force --json
 api -i /cvms/app_$APP"
 	run ! has_claim aaaaaaaaaaaa
 	[ ! -e "$XDG_STATE_HOME/phala-lease/leases/aaaaaaaaaaaa" ]
+	run ls -A "$CLAIMS"
+	refute_output --partial ".aaaaaaaaaaaa.lock"
 	run L release aaaaaaaaaaaa
 	assert_failure 4
+	assert_output "phala-lease: no local claim for lease aaaaaaaaaaaa"
+	tr '\n' ' ' <"$ROOT/doc/phala-lease.1" | grep -q 'a second release of the same lease is exit 4'
 }
 
 @test "29,D5: get returns a foreign name: refused, exit 4, only whoami and the get are called, claim kept" {
@@ -1762,22 +1766,6 @@ number"
 	[ ! -s "$T/out" ] || fail "stdout: $(cat "$T/out")"
 	grep -q '^destroy app_id=' "$T/err"
 	[ "$(nclaims)" = 0 ]
-}
-
-@test "13.10: lock files of leases released are gone; a second release is exit 4 (no claim), as documented" {
-	mkclaim aaaaaaaaaaaa
-	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
-	reply cvms-get 1 0 "$T/get"
-	reply cvms-delete 1 0 "$S/delete.json"
-	absent_404
-	run L release aaaaaaaaaaaa
-	assert_success
-	run ls -A "$CLAIMS"
-	refute_output --partial ".aaaaaaaaaaaa.lock"
-	run L release aaaaaaaaaaaa
-	assert_failure 4
-	assert_output "phala-lease: no local claim for lease aaaaaaaaaaaa"
-	grep -q 'a second.*release of the same lease is exit 4' <(tr '\n' ' ' <"$ROOT/doc/phala-lease.1")
 }
 
 @test "13.10: ssh to a CVM deleted behind the tool's back says so (exit 4); status exits 4 with live absent" {

@@ -491,6 +491,10 @@ lease_claim() {
 		keep=false "$@" >/dev/null
 }
 field() { "$BIN/phala-claim" --dir "$PHALA_CLAIMS_DIR" get "$1" "$2"; }
+# bye_gateway: a TLS gateway that says bye and closes. Its shell lingers a
+# moment after the echo: socat drops output not yet read when its child
+# exits first (seen on a loaded machine as "0 bytes received").
+bye_gateway() { tls_gateway gw.pem "SYSTEM:echo bye; sleep 0.2"; }
 # px_bye ARGS...: one connection to a gateway that says bye and closes; stdin
 # stays open (a FIFO opened read-write), so only the server ends it.
 px_bye() {
@@ -502,7 +506,7 @@ px_bye() {
 
 @test "each connection records use: the claim of the gateway host gets last_touched_at and expires_at; a burst writes once" {
 	lease_claim "$LEASE"
-	gw=$(tls_gateway gw.pem "SYSTEM:echo bye")
+	gw=$(bye_gateway)
 	t0=$(date +%s)
 	px_bye "$GWHOST"
 	touched=$(field "$LEASE" last_touched_at)
@@ -519,7 +523,7 @@ px_bye() {
 }
 
 @test "the touch never creates or resurrects a claim and leaves unusable ones alone; the connection works regardless" {
-	gw=$(tls_gateway gw.pem "SYSTEM:echo bye")
+	gw=$(bye_gateway)
 	px_bye "$GWHOST"
 	run ls -A "$PHALA_CLAIMS_DIR"
 	assert_output ""
@@ -535,7 +539,7 @@ px_bye() {
 
 @test "a held lock (a release at work) does not hold up the connection; a claim removed under it is not recreated" {
 	lease_claim "$LEASE"
-	gw=$(tls_gateway gw.pem "SYSTEM:echo bye")
+	gw=$(bye_gateway)
 	# shellcheck disable=SC2016 # expanded by the inner sh
 	"$BIN/phala-claim" --dir "$PHALA_CLAIMS_DIR" lock "$LEASE" -- sh -c \
 		'touch held; while [ ! -e go ]; do sleep 0.1; done; "$1" --dir "$2" rm "$3"' sh "$BIN/phala-claim" "$PHALA_CLAIMS_DIR" "$LEASE" &
