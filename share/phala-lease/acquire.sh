@@ -201,6 +201,8 @@ pl_acquire() {
 	[ -z "$slug" ] || set -- "$@" slug="$slug"
 	claim create "$PL_L" "$@" >/dev/null || { rm -rf "$PL_DIR"; pl_die 4 "cannot write the intent claim for $PL_L"; }
 	pl_step "lease $PL_L: intent claim written"
+	# run learns its lease here, before anything exists to clean up.
+	[ -z "${PL_ACQUIRE_LEASE_FILE:-}" ] || printf '%s\n' "$PL_L" >"$PL_ACQUIRE_LEASE_FILE"
 	# Steps 5-11: interrupts and failed claim writes roll back.
 	trap pl_on_signal INT TERM
 	trap pl_exit_guard EXIT

@@ -6,6 +6,9 @@ PL_USAGE='usage: phala-lease [--phala PATH] [--node N] COMMAND [ARGS]
   acquire [--ttl D] [--idle D] [--keep] [--slug S] [-t TYPE] [-c COMPOSE]
           [--node N] [--no-attest] [--json]
                                   lease a CVM; prints lease, app id, host, port
+  run [ACQUIRE OPTIONS | --lease L] [--sync DIR] [--env NAME[=V]] [--fetch P[:DIR]]
+      [--summary FILE] [-t|-T] [-q] -- COMMAND [ARG...]
+                                  the whole job: lease, sync, run, fetch, release
   status [--json] [--wait] LEASE  the claim and the live CVM status (read-only)
   list [--json]                   leases of this account scope
   ssh LEASE [COMMAND...]          run a command (or a shell) on a lease
@@ -174,11 +177,19 @@ pl_usable() {
 	[ "$C_STATE" = ready ] || pl_die 4 "lease $lease is $C_STATE, not ready"
 	[ "$CF_ATTEST" = 0 ] || [ "$C_ATTESTED" = true ] || pl_die 4 "lease $lease is not attested; not usable"
 	{ [ -n "$C_HOST" ] && [ -n "$C_PORT" ]; } || pl_die 5 "lease $lease has no gateway host"
-	# Touch (U3): an exactly matching existing claim only, CAS.
+	# An expired lease is the sweep's, whenever it runs (keep=true is never swept).
+	if [ "$C_KEEP" != true ] && pl_is_uint "$C_EXPIRES" && [ "$(pl_now)" -gt "$C_EXPIRES" ]; then
+		pl_die 4 "lease $lease expired at $C_EXPIRES; not usable (release it)"
+	fi
+	pl_touch || pl_warn "lease $lease: touch skipped (claim changed)"
+}
+
+# Touch (U3) of the loaded claim (C_*): last_touched_at and expires_at, CAS;
+# an exactly matching existing claim only, never created or resurrected.
+pl_touch() {
 	now=$(pl_now)
-	claim set "$lease" --if-revision "$C_REV" last_touched_at="$now" \
-		expires_at="$(pl_expiry "$now" "$C_CREATED" "$C_IDLE" "$C_TTL")" >/dev/null 2>&1 ||
-		pl_warn "lease $lease: touch skipped (claim changed)"
+	claim set "$C_LEASE" --if-revision "$C_REV" last_touched_at="$now" \
+		expires_at="$(pl_expiry "$now" "$C_CREATED" "$C_IDLE" "$C_TTL")" >/dev/null 2>&1
 }
 
 pl_ssh() {
@@ -375,6 +386,7 @@ pl_main() {
 	case $cmd in
 	doctor) pl_doctor "$@" ;;
 	acquire) pl_acquire "$@" ;;
+	run) pl_run "$@" ;;
 	status) pl_status "$@" ;;
 	list) pl_list "$@" ;;
 	ssh) pl_ssh "$@" ;;
