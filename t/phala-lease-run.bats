@@ -372,6 +372,17 @@ d" ]
 	[ "$(claims | wc -l)" = "$c0" ]
 }
 
+@test "contrib/examples/crabbox-run.sh is the job through phala-lease run: the command's status, the result fetched, nothing left" {
+	mkdir proj && cd proj && echo data >input.txt
+	run --separate-stderr env CRABBOX_FETCH=out.txt "$ROOT/contrib/examples/crabbox-run.sh" sh -c 'tr a-z A-Z <input.txt >out.txt; exit 3'
+	assert_failure 3
+	[ "$(cat out.txt)" = DATA ]
+	l=$(sed -n 's/.*run: lease [0-9.]*s: \([0-9a-f]\{12\}\) acquired.*/\1/p' <<<"$stderr")
+	[ -n "$l" ]
+	grep -q "run: release [0-9.]*s: destroy app_id=.* lease=$l reason=run" <<<"$stderr"
+	! has_claim "$l"
+}
+
 @test "contrib/ci/lease-cleanup.sh: run killed outright (SIGKILL) mid-command leaves a summary; the cleanup releases that lease; twice is harmless" {
 	mark="33$RANDOM$RANDOM"
 	mkdir proj && cd proj

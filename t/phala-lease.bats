@@ -1291,18 +1291,7 @@ SH
 	assert_output --partial "usage: phala-lease"
 }
 
-@test "contrib/examples/crabbox-run.sh: acquire, run, release around one command" {
-	acquire_answers
-	reply cvms-delete 1 0 "$S/delete.json"
-	absent_404
-	PHALA_LEASE_ATTEST=false run "$ROOT/contrib/examples/crabbox-run.sh" echo hi
-	assert_success
-	assert_line "fake-ssh: echo hi"
-	assert_line --regexp "^destroy app_id=$APP lease=[0-9a-f]{12} reason=release\$"
-	[ "$(nclaims)" = 0 ]
-	run grep -c -E '^(deploy|cvms delete) ' "$FAKE_PHALA/log"
-	assert_output 2
-}
+# contrib/examples/crabbox-run.sh is phala-lease run: t/phala-lease-run.bats.
 
 @test "contrib/systemd: the sweep service runs cleanup; the timer triggers it" {
 	grep -qx 'ExecStart=/usr/local/bin/phala-lease cleanup' "$ROOT/contrib/systemd/phala-lease-cleanup.service"
