@@ -19,6 +19,7 @@ static const char usage[] =
 	"      --timeout SEC   per request (default 30)\n"
 	"  -o, --output FILE   write to FILE (atomically) instead of standard output\n"
 	"  -h, --help          this text\n"
+	"      --version       the suite's version\n"
 	"QUOTE is a raw or hex TDX quote (standard input when absent or -); its PCK certificate\n"
 	"gives the FMSPC and the PCK CA. Needs curl ($CURL overrides). Exit: 0 written, 2 usage,\n"
 	"3 malformed quote or response, 4 local I/O error, 5 network or HTTP error.\n";
@@ -34,7 +35,7 @@ int main(int argc, char **argv)
 	const char *output = NULL, *pcs = NULL, *pccs = NULL;
 	int c;
 	tool_name = "tdx-collateral-fetch";
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, "o:h", longopts, usage)) != -1) {
 		switch (c) {
 		case 'c': pccs = optarg; break;
 		case 'p': pcs = optarg; break;
@@ -46,8 +47,7 @@ int main(int argc, char **argv)
 				tool_usage_error(usage, "--timeout: seconds, 1 to 3600");
 			break;
 		}
-		case 'h': tool_help(usage);
-		default: tool_usage_error(usage, "unknown option");
+		default: break; /* tool_getopt answered the rest */
 		}
 	}
 	if (argc - optind > 1)
