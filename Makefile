@@ -12,6 +12,9 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man/man1
 DATADIR ?= $(PREFIX)/share/phala-tools
 
+# The suite's version: every tool's --version (VERSION file, one line).
+VERSION := $(shell cat VERSION)
+
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS     ?= -O2 -g
@@ -25,6 +28,7 @@ OPENSSL_LIBS   := $(shell $(PKG_CONFIG) --libs libssl libcrypto)
 WARNINGS = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wvla -Wundef -Wcast-qual
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -Ilib $(OPENSSL_CFLAGS) $(CFLAGS)
+TOOL_CFLAGS = -DPHALA_TOOLS_VERSION='"$(VERSION)"'
 LDLIBS = $(OPENSSL_LIBS)
 
 LIB_SRC   := $(wildcard lib/*.c)
@@ -47,6 +51,11 @@ $(B)/%.o: %.c $(wildcard lib/*.h) cmd/tool.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# Only cmd/tool.c prints the version; it is rebuilt when VERSION changes.
+$(B)/cmd/tool.o: cmd/tool.c cmd/tool.h $(wildcard lib/*.h) VERSION
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(TOOL_CFLAGS) -c -o $@ $<
+
 $(B)/libphala.a: $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -56,9 +65,9 @@ $(BIN)/%: $(B)/cmd/%.o $(B)/cmd/tool.o $(B)/libphala.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Shell tools find their helpers in share/ next to bin/ (or DATADIR once installed).
-$(BIN)/%: cmd/%.sh
+$(BIN)/%: cmd/%.sh VERSION
 	@mkdir -p $(@D)
-	sed 's|@DATADIR@|$(abspath share)|' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+	sed -e 's|@DATADIR@|$(abspath share)|' -e 's|@VERSION@|$(VERSION)|' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
 
 unit: $(UNIT_BIN)
 $(B)/unit/%: $(B)/t/unit/%.o $(B)/libphala.a
@@ -90,7 +99,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 $(TOOLS_C:%=$(BIN)/%) $(DESTDIR)$(BINDIR)
 	for t in $(TOOLS_SH); do \
-		sed 's|@DATADIR@|$(DATADIR)|' cmd/$$t.sh > $(DESTDIR)$(BINDIR)/$$t && \
+		sed -e 's|@DATADIR@|$(DATADIR)|' -e 's|@VERSION@|$(VERSION)|' cmd/$$t.sh > $(DESTDIR)$(BINDIR)/$$t && \
 		chmod 755 $(DESTDIR)$(BINDIR)/$$t || exit 1; done
 	$(if $(MAN),install -m 644 $(MAN) $(DESTDIR)$(MANDIR))
 	cp -R share/. $(DESTDIR)$(DATADIR)/

@@ -26,6 +26,7 @@ static const char usage[] =
 	"                  ${XDG_STATE_HOME:-$HOME/.local/state}/phala-lease/claims)\n"
 	"      --json      one JSON object on standard output\n"
 	"  -h, --help      this text\n"
+	"      --version   the suite's version\n"
 	"Exit: 0 ok, 1 absent/exists/no match/claim changed, 2 usage or invalid value,\n"
 	"3 corrupt claim or unsafe directory, 4 I/O error; lock: CMD's status.\n";
 
@@ -400,7 +401,7 @@ static int cmd_lock(struct ctx *c, int argc, char **argv)
 		}
 	}
 	child_pid = 0;
-	claim_unlock(&l);
+	claim_unlock_gone(&c->store, lease, &l);
 	if (status == -1) {
 		err_set(&e, EXIT_SYSTEM, "waiting for %s: %s", cmd[0], strerror(errno));
 		fail(&e);
@@ -420,12 +421,11 @@ int main(int argc, char **argv)
 						  { "help", no_argument, NULL, 'h' },
 						  { NULL, 0, NULL, 0 } };
 	int o;
-	while ((o = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((o = tool_getopt(argc, argv, "+h", longopts, usage)) != -1) {
 		switch (o) {
 		case 'd': c.dir = optarg; break;
 		case 'j': c.json = true; break;
-		case 'h': tool_help(usage);
-		default: tool_usage_error(usage, "unknown option");
+		default: break; /* tool_getopt answered the rest */
 		}
 	}
 	if (optind >= argc)

@@ -19,6 +19,7 @@ static const char usage[] =
 	"      --embedded      the input holds one JSON object among other text (a progress\n"
 	"                      line before it, noise after it): use the first balanced object\n"
 	"  -h, --help          this text\n"
+	"      --version       the suite's version\n"
 	"PATH is a dot-separated member path (gateway.base_domain); A|B takes the first of\n"
 	"A and B that is present and not null. get prints one line per PATH: strings\n"
 	"unescaped, numbers as written, true/false, and an empty line for null or absent.\n"
@@ -209,11 +210,10 @@ int main(int argc, char **argv)
 	bool embedded = false;
 	int c;
 	tool_name = "phala-json";
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, "+h", longopts, usage)) != -1) {
 		switch (c) {
 		case 'e': embedded = true; break;
-		case 'h': tool_help(usage);
-		default: tool_usage_error(usage, "unknown option");
+		default: break; /* tool_getopt answered the rest */
 		}
 	}
 	argc -= optind;

@@ -5,6 +5,7 @@
 set -eu
 
 PL_SELF=$0
+PL_VERSION=@VERSION@
 PL_BINDIR=$(cd "$(dirname "$0")" && pwd)
 # Helpers: the installed DATADIR, else relative to bin/ (a staged DESTDIR
 # install, or the source tree's share/).

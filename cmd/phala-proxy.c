@@ -1,11 +1,17 @@
 /* phala-proxy: the verified TLS tunnel of stdin/stdout to a CVM's dstack
  * gateway, for ssh's ProxyCommand. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gateway.h"
@@ -25,6 +31,7 @@ static const char usage[] =
 	"      --print-host          print \"HOST PORT\" of the resolved gateway and exit\n"
 	"  -v, --verbose             progress on standard error\n"
 	"  -h, --help                this text\n"
+	"      --version             the suite's version\n"
 	"TARGET: a host name (used as is), NAME.phala, a lease id or slug (cached host of its\n"
 	"claim), or a CVM app id (40 hex, app_/0x prefix: claim, else `phala cvms get`).\n"
 	"Exit: 0 server closed the stream, 2 usage, 3 unparseable CLI output, 4 local error,\n"
@@ -50,7 +57,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 	int c;
 	o->timeout_s = 30;
 	o->phala = "phala";
-	while ((c = getopt_long(argc, argv, "p:vh", longopts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, "p:vh", longopts, usage)) != -1) {
 		switch (c) {
 		case 'p':
 			if (!tunnel_parse_port(optarg, strlen(optarg), &o->port))
@@ -73,8 +80,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		}
 		case 'H': o->print_host = true; break;
 		case 'v': o->verbose = true; break;
-		case 'h': tool_help(usage);
-		default: tool_usage_error(usage, "unknown option");
+		default: break; /* tool_getopt answered the rest */
 		}
 	}
 	if (argc - optind != 1)
@@ -95,8 +101,9 @@ static void say(const struct options *o, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* TARGET to gateway host and port: as given, from a claim, or from the CLI. */
-static void resolve(const struct options *o, struct gateway_host *g)
+/* TARGET to gateway host and port: as given, from a claim, or from the CLI;
+ * lease receives the lease id when a claim gave the host. */
+static void resolve(const struct options *o, struct gateway_host *g, char lease[65])
 {
 	struct err e = { 0 };
 	struct target t;
@@ -114,6 +121,7 @@ static void resolve(const struct options *o, struct gateway_host *g)
 	if (ch.found && ch.g.host[0]) {
 		say(o, "%s: cached gateway host %s from claim %s in %s", t.id, ch.g.host, ch.lease_id, ch.dir);
 		*g = ch.g;
+		memcpy(lease, ch.lease_id, sizeof ch.lease_id);
 		return;
 	}
 	if (t.kind == TARGET_LEASE && !ch.app_id[0]) {
@@ -129,6 +137,79 @@ static void resolve(const struct options *o, struct gateway_host *g)
 		tool_fail(&e);
 }
 
+/* A connection is use of its lease, which the idle timeout must see also when
+ * ssh runs us from an ssh_config (ssh L.phala, scp, rsync): a child touches
+ * the claim at once and then every TOUCH_EVERY seconds while the tunnel is
+ * open. It runs apart and silent, so that a held lock (a release at work) or
+ * any failure of the touch never delays or fails the connection. */
+#define TOUCH_EVERY 60
+#define TOUCH_MIN_INTERVAL 30
+
+struct toucher {
+	pid_t pid;
+	int lifeline; /* its end closes when we are done: the child stops */
+};
+
+static void toucher_start(const struct options *o, const char *lease, const char *host, int tunnel_fd,
+			  struct toucher *tc)
+{
+	int p[2];
+	tc->pid = -1;
+	tc->lifeline = -1;
+	if (pipe2(p, O_CLOEXEC))
+		return;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		close(tunnel_fd);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			if (!o->verbose)
+				dup2(null, STDERR_FILENO);
+		}
+		for (;;) {
+			struct err e = { 0 };
+			int rc = gateway_touch(o->claims, lease, host, (long long)time(NULL), TOUCH_MIN_INTERVAL, &e);
+			if (rc)
+				say(o, "touch: %s", e.msg);
+			else
+				say(o, "touch: %s: use recorded", lease[0] ? lease : host);
+			struct pollfd pf = { .fd = p[0], .events = POLLIN };
+			int n = poll(&pf, 1, TOUCH_EVERY * 1000);
+			if (n != 0 && !(n < 0 && errno == EINTR))
+				_exit(0);
+		}
+	}
+	close(p[0]);
+	tc->pid = pid;
+	tc->lifeline = p[1];
+}
+
+/* Lets a touch under way finish (briefly), then makes sure the child is gone. */
+static void toucher_stop(struct toucher *tc)
+{
+	if (tc->pid <= 0)
+		return;
+	close(tc->lifeline);
+	for (int i = 0; i < 40; i++) {
+		if (waitpid(tc->pid, NULL, WNOHANG) != 0)
+			return;
+		struct timespec ts = { 0, 25 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	kill(tc->pid, SIGKILL);
+	waitpid(tc->pid, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
 	tool_name = "phala-proxy";
@@ -137,7 +218,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct gateway_host g;
-	resolve(&o, &g);
+	char lease[65] = "";
+	resolve(&o, &g, lease);
 	uint16_t port = o.port ? o.port : g.port ? g.port : 443;
 	if (o.print_host) {
 		printf("%s %u\n", g.host, (unsigned)port);
@@ -156,9 +238,12 @@ int main(int argc, char **argv)
 	if (tunnel_open(&t, &to, &e))
 		tool_fail(&e);
 	say(&o, "%s: certificate verified, %s %s", g.host, t.version, t.cipher);
+	struct toucher tc;
+	toucher_start(&o, lease, g.host, t.fd, &tc);
 	struct tunnel_stats st;
 	int rc = tunnel_pump(&t, STDIN_FILENO, STDOUT_FILENO, &st, &e);
 	tunnel_close(&t);
+	toucher_stop(&tc);
 	if (rc)
 		tool_fail(&e);
 	say(&o, "server closed the stream: %llu bytes sent, %llu received", (unsigned long long)st.up,

@@ -22,6 +22,7 @@ static const char usage[] =
 	"      --json          one JSON object on standard output: ok, fmspc, ca, source and\n"
 	"                      the collateral (or output FILE); on failure step, exit, error\n"
 	"  -h, --help          this text\n"
+	"      --version       the suite's version\n"
 	"QUOTE is a raw or hex TDX quote (standard input when absent or -); its PCK certificate\n"
 	"gives the FMSPC and the PCK CA. Needs curl ($CURL overrides). Exit: 0 written, 2 usage,\n"
 	"3 malformed quote or response, 4 local I/O error, 5 network or HTTP error.\n";
@@ -79,7 +80,7 @@ int main(int argc, char **argv)
 	bool json = false;
 	int c;
 	tool_name = "tdx-collateral-fetch";
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, "o:h", longopts, usage)) != -1) {
 		switch (c) {
 		case 'c': pccs = optarg; break;
 		case 'p': pcs = optarg; break;
@@ -92,8 +93,7 @@ int main(int argc, char **argv)
 				tool_usage_error(usage, "--timeout: seconds, 1 to 3600");
 			break;
 		}
-		case 'h': tool_help(usage);
-		default: tool_usage_error(usage, "unknown option");
+		default: break; /* tool_getopt answered the rest */
 		}
 	}
 	if (argc - optind > 1)

@@ -20,6 +20,7 @@ static const char usage[] =
 	"                         NoCollateral accepts the reduced mode; Revoked is never accepted)\n"
 	"      --json             one JSON object on standard output\n"
 	"  -h, --help             this text\n"
+	"      --version          the suite's version\n"
 	"QUOTE is a raw or hex TDX quote (v4/v5), standard input when absent or -.\n"
 	"Exit: 0 verified and accepted, 1 a check failed or status not accepted, 2 usage,\n"
 	"3 malformed quote or collateral, 4 I/O error.\n";
@@ -43,12 +44,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->accept = DCAP_ACCEPT_DEFAULT;
 	int c;
 	char bad[64];
-	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, "c:h", longopts, usage)) != -1) {
 		switch (c) {
 		case 'c': o->collateral = optarg; break;
 		case 'r': o->root_ca = optarg; break;
 		case 'j': o->json = true; break;
-		case 'h': tool_help(usage);
 		case 'n':
 			if (!time_arg_parse(optarg, &o->now))
 				tool_usage_error(usage, "--now: not UNIX seconds or RFC 3339: %s", optarg);
@@ -57,7 +57,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 			if (!dcap_accept_parse(optarg, &o->accept, bad, sizeof bad))
 				tool_usage_error(usage, "--accept: unknown or unacceptable status '%s'", bad);
 			break;
-		default: tool_usage_error(usage, "unknown option");
+		default: break; /* tool_getopt answered the rest */
 		}
 	}
 	if (argc - optind > 1)

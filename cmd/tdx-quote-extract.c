@@ -18,6 +18,7 @@ static const char usage[] =
 	"      --check-binding require REPORTDATA = SHA-512(\"ratls-cert:\" || leaf SPKI) and a\n"
 	"                      certificate chain whose signatures verify leaf to root\n"
 	"  -h, --help          this text\n"
+	"      --version       the suite's version\n"
 	"Input (auto-detected, standard input when no FILE): PEM certificate chain, DER\n"
 	"certificate, or guest-agent Info JSON (its app_cert). Exit: 0 ok, 1 binding failed,\n"
 	"2 usage, 3 malformed input or missing extension, 4 I/O error.\n";
@@ -40,13 +41,12 @@ static void parse_options(struct options *o, int argc, char **argv)
 	};
 	static const char *whats[] = { "quote", "event-log", "app-id", "usage", "attestation" };
 	int c;
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, "o:h", longopts, usage)) != -1) {
 		switch (c) {
 		case 'o': o->output = optarg; break;
 		case 'x': o->hex = true; break;
 		case 'j': o->json = true; break;
 		case 'b': o->check_binding = true; break;
-		case 'h': tool_help(usage);
 		case 'w': {
 			size_t i = 0;
 			while (i < 5 && strcmp(optarg, whats[i]))
@@ -56,7 +56,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 			o->what = (enum what)i;
 			break;
 		}
-		default: tool_usage_error(usage, "unknown option");
+		default: break; /* tool_getopt answered the rest */
 		}
 	}
 	if (argc - optind > 1)

@@ -24,6 +24,7 @@ static const char usage[] =
 	"                      every register the input's log can prove\n"
 	"      --json          one JSON object on standard output\n"
 	"  -h, --help          this text\n"
+	"      --version       the suite's version\n"
 	"Input (auto-detected, standard input when no FILE): guest-agent Info JSON, tcb_info\n"
 	"object, GetQuote response, {\"attestation\":hex}, RA-TLS certificate, or an event-log\n"
 	"array. Exit: 0 every check the input allows passed, 1 a check failed, 2 usage,\n"
@@ -84,13 +85,12 @@ static void parse_options(struct options *o, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, "h", longopts, usage)) != -1) {
 		switch (c) {
 		case 'q': o->quote = optarg; break;
 		case 'c': o->compose = optarg; break;
 		case 'e': o->event = optarg; break;
 		case 'j': o->json = true; break;
-		case 'h': tool_help(usage);
 		case 'r':
 			if (!parse_registers(optarg, &o->registers))
 				tool_usage_error(usage, "--registers: '%s' is not a list of 0..3", optarg);
@@ -105,7 +105,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 				tool_usage_error(usage, "--app-id: '%s' is not 40 hex digits", optarg);
 			o->has_app_id = true;
 			break;
-		default: tool_usage_error(usage, "unknown option");
+		default: break; /* tool_getopt answered the rest */
 		}
 	}
 	if (argc - optind > 1)

@@ -1,5 +1,6 @@
 #include "tool.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,77 @@ void tool_help(const char *usage)
 {
 	fputs(usage, stdout);
 	exit(fflush(stdout) ? EXIT_SYSTEM : EXIT_OK);
+}
+
+#ifndef PHALA_TOOLS_VERSION
+#define PHALA_TOOLS_VERSION "unknown"
+#endif
+
+void tool_version(void)
+{
+	printf("%s (phala-tools) %s\n", tool_name, PHALA_TOOLS_VERSION);
+	exit(fflush(stdout) ? EXIT_SYSTEM : EXIT_OK);
+}
+
+/* One line for a bad option: the word as given (up to '=' for a long one). */
+_Noreturn static void bad_option(const char *word, const char *why)
+{
+	int n = (int)strcspn(word, "=");
+	fprintf(stderr, "%s: %.*s: %s (see '%s --help')\n", tool_name, n > 200 ? 200 : n, word, why, tool_name);
+	exit(EXIT_USAGE);
+}
+
+#define TOOL_OPT_VERSION 0x7601
+
+int tool_getopt(int argc, char *const argv[], const char *shortopts, const struct option *longopts,
+		const char *usage)
+{
+	/* The tool's options plus --version, built once; ':' first (after a
+	 * '+', which keeps its meaning) so that a missing value is told apart. */
+	static const struct option *from;
+	static struct option *all;
+	static char shorts[64];
+	if (from != longopts) {
+		size_t n = 0;
+		while (longopts[n].name)
+			n++;
+		struct option *t = realloc(all, (n + 2) * sizeof *t);
+		if (!t) {
+			struct err e = { 0 };
+			err_set(&e, EXIT_SYSTEM, "out of memory");
+			tool_fail(&e);
+		}
+		memcpy(t, longopts, n * sizeof *t);
+		t[n] = (struct option){ "version", no_argument, NULL, TOOL_OPT_VERSION };
+		t[n + 1] = (struct option){ NULL, 0, NULL, 0 };
+		all = t;
+		from = longopts;
+		bool plus = shortopts[0] == '+';
+		snprintf(shorts, sizeof shorts, "%s:%s", plus ? "+" : "", shortopts + plus);
+	}
+	opterr = 0;
+	int c = getopt_long(argc, argv, shorts, all, NULL);
+	char word[3] = { '-', (char)optopt, 0 };
+	/* After an error optind is past the offending word (for a short option
+	 * inside a group like -xv it may not be: then the letter is named). */
+	const char *given = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	switch (c) {
+	case 'h': tool_help(usage);
+	case TOOL_OPT_VERSION: tool_version();
+	case ':': bad_option(given[0] == '-' && given[1] == '-' ? given : word, "needs a value");
+	case '?':
+		if (!optopt) { /* a long option no entry names, or an abbreviation of several */
+			const char *name = strncmp(given, "--", 2) ? "" : given + 2;
+			size_t len = strcspn(name, "="), matches = 0;
+			for (const struct option *o = all; *name && o->name; o++)
+				matches += !strncmp(o->name, name, len);
+			bad_option(given, matches > 1 ? "ambiguous option" : "unknown option");
+		}
+		if (given[0] == '-' && given[1] == '-') /* a known long option given a value */
+			bad_option(given, strchr(given, '=') ? "takes no value" : "unknown option");
+		bad_option(word, "unknown option");
+	default: return c;
+	}
 }
 
 void tool_read_input(const char *path, struct buf *out)

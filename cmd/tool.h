@@ -38,6 +38,18 @@ _Noreturn void tool_usage_error(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Prints usage on stdout and exits 0 (for --help). */
 _Noreturn void tool_help(const char *usage);
+/* Prints "tool (phala-tools) VERSION" on stdout and exits 0 (for --version). */
+_Noreturn void tool_version(void);
+
+struct option;
+/* getopt_long for every tool, so that all of them answer alike: -h/--help
+ * prints usage on stdout and exits 0; --version (added to longopts here)
+ * prints the suite's version and exits 0; an unknown option or a missing
+ * value is one line on stderr ("tool: --bogus: unknown option (see 'tool
+ * --help')") and exit 2. getopt's own messages are off. Returns the next
+ * option character of the tool's own options, or -1 after the last. */
+int tool_getopt(int argc, char *const argv[], const char *shortopts, const struct option *longopts,
+		const char *usage);
 
 /* Reads the input file ("-"/NULL for stdin) or fails. */
 void tool_read_input(const char *path, struct buf *out);

@@ -46,7 +46,8 @@ static const struct {
 	{ "attested", F_BOOL },		 { "created_at", F_INT },	 { "expires_at", F_INT },
 	{ "last_touched_at", F_INT },	 { "attested_at", F_INT },	 { "ttl_secs", F_INT },
 	{ "idle_secs", F_INT },		 { "compose_sha256", F_SHA256 }, { "key_dir", F_PATH },
-	{ "ssh_key", F_PATH },		 { "known_hosts", F_PATH },	 { "ok", F_READONLY },
+	{ "ssh_key", F_PATH },		 { "known_hosts", F_PATH },	 { "attest_required", F_BOOL },
+	{ "ok", F_READONLY },
 };
 
 static const char *const states[] = { "creating", "provisioning", "ready", "releasing", NULL };
@@ -695,8 +696,10 @@ static int inherited_lock(const char *lease, const char *path)
 	return fd;
 }
 
-int claim_lock(const struct claim_store *s, const char *lease, bool for_child, struct claim_lock *l,
-	       struct err *e)
+#define LOCK_STALE (-1) /* lock_once: the file locked is no longer at the path */
+
+static int lock_once(const struct claim_store *s, const char *lease, bool for_child, struct claim_lock *l,
+		     struct err *e)
 {
 	l->fd = -1;
 	l->inherited = false;
@@ -742,9 +745,43 @@ int claim_lock(const struct claim_store *s, const char *lease, bool for_child, s
 			return rc;
 		}
 	}
+	/* The holder before us may have removed the lock file of a lease whose
+	 * claim is gone (claim_unlock_gone): a lock on that old file excludes
+	 * no one any more, so start over on the file now at the path. */
+	struct stat held, now;
+	if (!l->inherited && (fstat(fd, &held) || lstat(p, &now) || held.st_dev != now.st_dev ||
+			      held.st_ino != now.st_ino)) {
+		close(fd);
+		buf_free(&path);
+		return LOCK_STALE;
+	}
 	buf_free(&path);
 	l->fd = fd;
 	return EXIT_OK;
+}
+
+int claim_lock(const struct claim_store *s, const char *lease, bool for_child, struct claim_lock *l,
+	       struct err *e)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		int rc = lock_once(s, lease, for_child, l, e);
+		if (rc != LOCK_STALE)
+			return rc;
+	}
+	return err_set(e, EXIT_SYSTEM, "%s: its lock file keeps being replaced", lease);
+}
+
+void claim_unlock_gone(const struct claim_store *s, const char *lease, struct claim_lock *l)
+{
+	struct buf p = { 0 };
+	struct stat held, at;
+	if (l->fd >= 0 && !l->inherited && claim_valid_lease(lease) && claim_path(s, lease, CLAIM_JSON, &p) &&
+	    lstat((const char *)p.data, &at) && errno == ENOENT && claim_path(s, lease, CLAIM_LOCK, &p) &&
+	    !fstat(l->fd, &held) && !lstat((const char *)p.data, &at) && held.st_dev == at.st_dev &&
+	    held.st_ino == at.st_ino)
+		unlink((const char *)p.data);
+	buf_free(&p);
+	claim_unlock(l);
 }
 
 void claim_unlock(struct claim_lock *l)
@@ -952,7 +989,7 @@ int claim_create(const struct claim_store *s, const char *lease, char *const *kv
 		rc = err_set(e, EXIT_SYSTEM, "%s: %s: %s", lease, (const char *)path.data, strerror(errno));
 	else
 		rc = write_claim(s, NULL, &c, e);
-	claim_unlock(&l);
+	claim_unlock_gone(s, lease, &l);
 	buf_free(&path);
 	if (rc)
 		claim_free(&c);
@@ -1002,7 +1039,7 @@ int claim_update(const struct claim_store *s, const char *lease, const char *if_
 		else
 			give(&c, out);
 	}
-	claim_unlock(&l);
+	claim_unlock_gone(s, lease, &l);
 	return rc;
 }
 
@@ -1033,7 +1070,7 @@ int claim_remove(const struct claim_store *s, const char *lease, const char *if_
 		}
 		claim_free(&c);
 	}
-	claim_unlock(&l);
+	claim_unlock_gone(s, lease, &l);
 	buf_free(&path);
 	return rc;
 }
@@ -1321,5 +1358,51 @@ int claim_resolve(const struct claim_store *s, const char *ident, struct claim *
 	if (rc == EXIT_REJECTED)
 		rc = err_set(e, EXIT_REJECTED, "%.*s: no claim with that app id, lease id or slug",
 			     (int)(strlen(ident) > 80 ? 80 : strlen(ident)), ident);
+	return rc;
+}
+
+/* ---- touch: a use of the lease seen by phala-proxy ----
+ * Built on the public reads and writes only (so it holds for any store). */
+
+static bool field_int(const struct claim *c, const char *key, long long *v)
+{
+	const char *s = claim_get(c, key);
+	char *end;
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	return !errno && !*end && *v >= 0;
+}
+
+int claim_touch(const struct claim_store *s, const char *lease, long long now, long long min_interval,
+		struct err *e)
+{
+	struct claim c;
+	int rc = claim_read(s, lease, &c, e);
+	if (rc)
+		return rc;
+	const char *state = claim_get(&c, "state"), *recovery = claim_get(&c, "recovery");
+	long long created, ttl, idle, last = -1;
+	if (!state || strcmp(state, "ready") || (recovery && *recovery))
+		rc = err_set(e, EXIT_REJECTED, "%s: not a ready lease; not touched", lease);
+	else if (!field_int(&c, "created_at", &created) || !field_int(&c, "ttl_secs", &ttl) ||
+		 !field_int(&c, "idle_secs", &idle))
+		rc = err_set(e, EXIT_REJECTED, "%s: no lifetime fields; not touched", lease);
+	else if (field_int(&c, "last_touched_at", &last) && now >= last && now - last < min_interval)
+		rc = EXIT_OK; /* touched recently enough: no write */
+	else {
+		/* expires_at = min(last_touched_at + idle, created_at + ttl), as
+		 * phala-lease computes it (lease-contract.md §5). */
+		long long expires = now + idle < created + ttl ? now + idle : created + ttl;
+		char touched[40], expiry[40];
+		snprintf(touched, sizeof touched, "last_touched_at=%lld", now);
+		snprintf(expiry, sizeof expiry, "expires_at=%lld", expires);
+		char *kv[] = { touched, expiry };
+		/* Compare-and-swap against what was read: a claim changed or
+		 * removed meanwhile (a release) wins, and nothing is created. */
+		rc = claim_update(s, lease, c.revision, kv, 2, NULL, e);
+	}
+	claim_free(&c);
 	return rc;
 }

@@ -95,7 +95,8 @@ bool claim_serialise(const struct claim *c, struct buf *out);
 /* Reads LEASE's claim without locking (readers never block). */
 int claim_read(const struct claim_store *s, const char *lease, struct claim *c, struct err *e);
 
-/* Per-lease lock (flock on DIR/.LEASE.lock, created 0600, never deleted).
+/* Per-lease lock (flock on DIR/.LEASE.lock, created 0600; removed only by
+ * claim_unlock_gone, once the claim is gone).
  * Blocks until held. When the environment names this lease and an inherited
  * descriptor that is this lease's lock file (same device and inode), that
  * descriptor is used: the lock is already ours. The fd is not close-on-exec
@@ -103,6 +104,13 @@ int claim_read(const struct claim_store *s, const char *lease, struct claim *c, 
 int claim_lock(const struct claim_store *s, const char *lease, bool for_child, struct claim_lock *l,
 	       struct err *e);
 void claim_unlock(struct claim_lock *l);
+/* Releases the lock; first, when LEASE has no claim (it was removed under
+ * this lock, or never existed), removes the lease's lock file, so that the
+ * lock files of leases long gone do not pile up. Safe: claim_lock, once it
+ * holds a lock, checks that the file it locked is still the one at the path,
+ * else it starts over. An inherited lock is left to its holder. The writes
+ * below release their lock this way. */
+void claim_unlock_gone(const struct claim_store *s, const char *lease, struct claim_lock *l);
 
 /* Writes, each under the lease's lock and each giving a new revision.
  * kv: n strings "KEY=VALUE". if_revision NULL: unconditional; otherwise the
@@ -132,5 +140,17 @@ int claim_find(const struct claim_store *s, const char *key, const char *value, 
  * 40-hex app id, else a lease id, else a slug. EXIT_REJECTED when none
  * matches, EXIT_USAGE when more than one claim carries that app id or slug. */
 int claim_resolve(const struct claim_store *s, const char *ident, struct claim *c, struct err *e);
+
+/* A touch of a ready lease in use (phala-proxy: every connection): sets
+ * last_touched_at to now and expires_at to min(now + idle_secs, created_at +
+ * ttl_secs), by compare-and-swap against the claim as read, under its lock.
+ * Never creates or resurrects a claim: absent, not state=ready, carrying a
+ * recovery label, lacking lifetime fields, or changed meanwhile:
+ * EXIT_REJECTED and nothing written. Touched less than min_interval seconds
+ * ago: EXIT_OK and nothing written (a burst of connections costs one write).
+ * Waits for the lock like every write: callers that must not wait (a
+ * connection) run it apart. */
+int claim_touch(const struct claim_store *s, const char *lease, long long now, long long min_interval,
+		struct err *e);
 
 #endif

@@ -349,3 +349,40 @@ int gateway_cached(const char *dir, const struct target *t, struct cached_host *
 	claim_free(&c);
 	return rc;
 }
+
+/* The lease ids of claims seen by a lookup (at most two are kept). */
+struct lease_hits {
+	int n;
+	char lease[CLAIM_LEASE_MAX + 1];
+};
+
+static int note_lease(const struct claim *c, void *arg)
+{
+	struct lease_hits *h = arg;
+	if (h->n++ == 0)
+		snprintf(h->lease, sizeof h->lease, "%s", c->lease_id);
+	return 0;
+}
+
+int gateway_touch(const char *dir, const char *lease, const char *host, long long now, long long min_interval,
+		  struct err *e)
+{
+	struct claim_store store;
+	int rc = claim_store_open(&store, dir, false, e);
+	if (rc)
+		return rc;
+	struct lease_hits h = { 0 };
+	if (lease && *lease) {
+		h.n = 1;
+		snprintf(h.lease, sizeof h.lease, "%s", lease);
+	} else if ((rc = claim_find(&store, "gateway_host", host, note_lease, NULL, &h, e))) {
+		claim_store_close(&store);
+		return rc;
+	}
+	if (h.n != 1)
+		rc = err_set(e, EXIT_REJECTED, "%s: %s", host, h.n ? "several claims with this gateway host" : "no claim");
+	else
+		rc = claim_touch(&store, h.lease, now, min_interval, e);
+	claim_store_close(&store);
+	return rc;
+}

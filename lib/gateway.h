@@ -66,4 +66,11 @@ struct cached_host {
  * claim: EXIT_MALFORMED; several claims with that slug or app id: EXIT_USAGE. */
 int gateway_cached(const char *dir, const struct target *t, struct cached_host *out, struct err *e);
 
+/* Records a use of the lease reached through this gateway host: the claim of
+ * lease (a lease id) when given, else the one claim whose gateway_host is
+ * host, gets claim_touch (lib/claim.h: never created, lock respected,
+ * compare-and-swap). No claim, several, or a claim not ready: EXIT_REJECTED. */
+int gateway_touch(const char *dir, const char *lease, const char *host, long long now, long long min_interval,
+		  struct err *e);
+
 #endif

@@ -2,6 +2,7 @@
 # make install / uninstall: every tool, its man page and share/ land under
 # DESTDIR+PREFIX, the installed tools run from there, and uninstall removes them.
 load helpers/common
+bats_require_minimum_version 1.5.0
 
 setup() {
 	DEST=$(mktemp -d "$BATS_TMPDIR/install.XXXXXX")
@@ -66,4 +67,34 @@ install_tree() {
 	assert_success
 	run find "$DEST" -type f
 	assert_output ''
+}
+
+@test "every tool of the suite answers --version and --help alike and says one line for an unknown option (exit 2)" {
+	version=$(cat "$ROOT/VERSION")
+	n=0
+	for t in $(tools); do
+		run --separate-stderr "$BIN/$t" --version
+		assert_success
+		assert_output "$t (phala-tools) $version"
+		run --separate-stderr "$BIN/$t" --help
+		assert_success
+		[ -z "$stderr" ] || fail "$t --help wrote to stderr"
+		assert_line --index 0 --partial "usage: $t"
+		run --separate-stderr "$BIN/$t" --bogus
+		assert_failure 2
+		[ -z "$output" ] || fail "$t --bogus wrote to stdout"
+		[ "$stderr" = "$t: --bogus: unknown option (see '$t --help')" ] || fail "$t --bogus: $stderr"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 8 ]
+	# A missing value and a value given to a flag, also one line each.
+	run --separate-stderr "$BIN/phala-proxy" --port
+	assert_failure 2
+	[ "$stderr" = "phala-proxy: --port: needs a value (see 'phala-proxy --help')" ]
+	run --separate-stderr "$BIN/tdx-quote-extract" --json=yes
+	assert_failure 2
+	[ "$stderr" = "tdx-quote-extract: --json: takes no value (see 'tdx-quote-extract --help')" ]
+	run --separate-stderr "$BIN/tdx-dcap-verify" -z
+	assert_failure 2
+	[ "$stderr" = "tdx-dcap-verify: -z: unknown option (see 'tdx-dcap-verify --help')" ]
 }

@@ -686,3 +686,44 @@ l2	'
 	run C get l1 Bad-Field
 	assert_failure 2
 }
+
+@test "lock files do not pile up: gone once the claim is (rm, a write to no claim, lock around rm)" {
+	C create l1 > /dev/null
+	[ -e "$D/.l1.lock" ] || [ -e "$D/l1.json" ]
+	C rm l1
+	run ls -A "$D"
+	refute_output --partial ".l1.lock"
+	run C set nosuch x=1
+	assert_failure 1
+	run C lock nosuch -- true
+	assert_success
+	C create l2 > /dev/null
+	C lock l2 -- "$BIN/phala-claim" --dir "$D" rm l2
+	run ls -A "$D"
+	assert_output ".index"
+}
+
+@test "a lock file removed under the lock still excludes: waiters on the old file start over on the new one, one at a time" {
+	C create l1 > /dev/null
+	C lock l1 -- sh -c 'touch held; sleep 1; "$1" --dir "$2" rm l1' sh "$BIN/phala-claim" "$D" &
+	first=$!
+	while [ ! -e held ]; do sleep 0.05; done
+	pids=''
+	# Three wait on the file that is about to go, three more come after it went.
+	for i in 1 2 3; do
+		C lock l1 -- sh -c 'echo in >>log; sleep 0.3; echo out >>log' &
+		pids="$pids $!"
+	done
+	wait "$first"
+	for i in 1 2 3; do
+		C lock l1 -- sh -c 'echo in >>log; sleep 0.3; echo out >>log' &
+		pids="$pids $!"
+		sleep 0.1
+	done
+	# shellcheck disable=SC2086 # one pid a word
+	wait $pids
+	run uniq -c log
+	assert_output "$(for i in 1 2 3 4 5 6; do printf '      1 in\n      1 out\n'; done)"
+	run ls -A "$D"
+	refute_output --partial ".l1.lock"
+}

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# check: sanitizer-only
 # Contract test: phala-lease driving the REAL `phala` CLI (npm phala@1.1.18,
 # installed by t/sim/install-phala-cli.sh into build/phala-cli) against the
 # loopback mock of the Phala Cloud API (t/sim/mock-api.sh, helpers/mock-api),
@@ -6,6 +7,8 @@
 # attestation is off here (its gate is covered in phala-lease.bats and, end to
 # end, against the simulator of issue 7 in t/sim.bats).
 
+# Each @test runs in its own subshell: what it exports stays its own.
+# shellcheck disable=SC2030,SC2031
 load helpers/common
 load helpers/mock-api
 bats_require_minimum_version 1.5.0
@@ -18,7 +21,8 @@ setup() {
 	export HOME=$T/home XDG_STATE_HOME=$T/state XDG_CONFIG_HOME=$T/config
 	export PHALA_LEASE_PHALA=$PHALA_CLI PHALA_LEASE_SSH=$ROOT/t/helpers/fake-ssh FAKE_SSH=$T/ssh
 	export PHALA_LEASE_CLAIM=$BIN/phala-claim PATH=$BIN:$PATH PHALA_LEASE_POLL=0
-	export PHALA_LEASE_ABSENCE_TRIES=3 PHALA_LEASE_ATTEST=false
+	export PHALA_LEASE_ABSENCE_TRIES=3 PHALA_LEASE_ATTEST=false TMPDIR=$T/tmp
+	mkdir -p "$TMPDIR"
 	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/hostkey"
 	cd "$T/work" || return 1
 }
@@ -75,10 +79,10 @@ GET\t/cvms/app_%s\t2026-01-21\tok' "$app" "$app" "$app" "$app")"
 
 @test "cleanup with the real CLI: paginated list, expired lease destroyed, a foreign-named CVM untouched" {
 	foreign=$("$MOCK_API" add "$MOCK_DIR" name=production-db)
-	run "$BIN/phala-lease" acquire --ttl 1s
+	run "$BIN/phala-lease" acquire --ttl 1m
 	assert_success
 	: >"$MOCK_DIR/requests.txt"
-	PHALA_LEASE_NOW=$(($(date +%s) + 60)) run "$BIN/phala-lease" cleanup
+	PHALA_LEASE_NOW=$(($(date +%s) + 120)) run "$BIN/phala-lease" cleanup
 	assert_success
 	assert_line --regexp '^destroy app_id=[0-9a-f]{40} lease=[0-9a-f]{12} reason=expired$'
 	run requests
@@ -99,4 +103,86 @@ GET\t/cvms/app_%s\t2026-01-21\tok' "$app" "$app" "$app" "$app")"
 	assert_output --partial 'Not authenticated'
 	[ ! -s "$MOCK_DIR/requests.txt" ]
 	[ ! -e "$XDG_STATE_HOME/phala-lease/leases" ] || [ -z "$(ls "$XDG_STATE_HOME/phala-lease/leases")" ]
+}
+
+# ---- issue 13, item 1: a deploy is classified by what the API answered ----
+
+# The leases with a claim, one a line.
+claims() { "$BIN/phala-json" items - claims lease_id <<<"$("$PHALA_LEASE_CLAIM" --json list)"; }
+# The requests after the deploy's (POST /cvms/provision), "METHOD PATH" a line.
+after_deploy() { awk '$3 == "/cvms/provision" { on = 1; next } on { print $2, $3 }' "$MOCK_DIR/requests.txt"; }
+
+@test "1: a deploy the API refuses (ERR-01-005, 401) leaves nothing: no claim, no key, no temporary directory, no search" {
+	for shape in \
+		'{"status":400,"body":{"detail":{"error_code":"ERR-01-005","message":"No available resources match your requirements","details":[],"suggestions":[],"links":[]}}}|No available resources match your requirements' \
+		'{"status":401,"body":{"detail":"API key expired"}}|API key expired'; do
+		: >"$MOCK_DIR/requests.txt"
+		"$MOCK_API" fault "$MOCK_DIR" provision "${shape%|*}"
+		run "$BIN/phala-lease" acquire
+		assert_failure 1
+		assert_output --partial "phala deploy: ${shape#*|} (the API refused it; nothing created)"
+		run claims
+		assert_output ""
+		run ls -A "$XDG_STATE_HOME/phala-lease/leases" "$TMPDIR"
+		assert_output --regexp '^[^ ]*leases:
++[^ ]*tmp:$'
+		# exactly one deploy (provision refused), no search, no get
+		run after_deploy
+		assert_output ""
+		run grep -c ' POST /cvms/provision ' "$MOCK_DIR/requests.txt"
+		assert_output 1
+		"$MOCK_API" clear "$MOCK_DIR"
+	done
+}
+
+@test "1: a 5xx or a hung deploy is ambiguous: searched by name, a recoverable claim kept; release finishes it on proof of absence" {
+	export PHALA_LEASE_SEARCH=1 PHALA_LEASE_CLI_TIMEOUT=4
+	for shape in '{"status":500,"body":{"detail":"Internal Server Error"},"times":1}' '{"hang":true,"times":1}'; do
+		"$MOCK_API" fault "$MOCK_DIR" provision "$shape"
+		: >"$MOCK_DIR/requests.txt"
+		run "$BIN/phala-lease" acquire
+		assert_failure 1
+		assert_output --partial "recovery=ambiguous-create"
+		l=$(claims)
+		[ -n "$l" ]
+		[ "$("$PHALA_LEASE_CLAIM" get "$l" recovery)" = ambiguous-create ]
+		[ -f "$XDG_STATE_HOME/phala-lease/leases/$l/id_ed25519" ]
+		run after_deploy
+		assert_line "GET /apps?page=1&page_size=100&search=tdxlease-$l"
+		run ls -A "$TMPDIR"
+		assert_output ""
+		# After the grace period: no CVM by that name and a 404 for it remove the claim and the key.
+		: >"$MOCK_DIR/requests.txt"
+		PHALA_LEASE_NOW=$(($(date +%s) + 400)) run "$BIN/phala-lease" release "$l"
+		assert_success
+		assert_output "removed claim lease=$l reason=ambiguous-create-absent"
+		run grep -c " GET /cvms/tdxlease-$l .*status=404" "$MOCK_DIR/requests.txt"
+		assert_output 1
+		run claims
+		assert_output ""
+		[ ! -e "$XDG_STATE_HOME/phala-lease/leases/$l" ]
+		run grep -c ' DELETE ' "$MOCK_DIR/requests.txt"
+		assert_output 0
+	done
+}
+
+@test "1: release within the grace period watches the name: a CVM that appears late is adopted and destroyed through the gate" {
+	export PHALA_LEASE_SEARCH=1 PHALA_LEASE_POLL=1
+	"$MOCK_API" fault "$MOCK_DIR" provision '{"status":500,"body":{"detail":"Internal Server Error"},"times":1}'
+	run "$BIN/phala-lease" acquire
+	assert_failure 1
+	l=$(claims)
+	# The server finishes the create after all, while release watches
+	# (after release's first search found nothing).
+	: >"$MOCK_DIR/requests.txt"
+	(while ! grep -q "search=tdxlease-$l" "$MOCK_DIR/requests.txt"; do sleep 0.1; done
+		"$MOCK_API" add "$MOCK_DIR" name="tdxlease-$l" >"$T/late") &
+	PHALA_LEASE_GRACE=60 run "$BIN/phala-lease" release "$l"
+	wait
+	assert_success
+	assert_line --partial "ambiguous create, no CVM named tdxlease-$l yet; watching for"
+	assert_line "destroy app_id=$(cat "$T/late") lease=$l reason=release"
+	run claims
+	assert_output ""
+	[ ! -e "$MOCK_DIR/cvms/$(cat "$T/late").json" ]
 }

@@ -78,10 +78,11 @@ leases() { claim --json list | "$BIN/phala-json" items - claims lease_id; }
 only_claim() { leases | head -n 1; }
 nclaims() { leases | wc -l; }
 
-# assert_rolled_back_once TEXT FILE: the signalled acquire exited 1, FILE
-# (its stderr or the CLI log) mentions TEXT, exactly one delete, no claim left.
+# assert_rolled_back_once TEXT FILE RC: the signalled acquire exited RC
+# (128 + the signal), FILE (its stderr or the CLI log) mentions TEXT, exactly
+# one delete, no claim left.
 assert_rolled_back_once() {
-	[ "$acq_rc" = 1 ] || { cat "$T/err"; echo "rc=$acq_rc"; false; }
+	[ "$acq_rc" = "$3" ] || { cat "$T/err"; echo "rc=$acq_rc"; false; }
 	grep -q "$1" "$2"
 	[ "$(grep -c '^cvms delete' "$FAKE_PHALA/log")" = 1 ]
 	[ "$(nclaims)" = 0 ]
@@ -193,7 +194,7 @@ acquire_signalled() {
 	reply deploy 1 1 "" "$S/deploy-api-error.err"
 	run L acquire --no-attest
 	assert_failure 1
-	assert_output --partial "No available resources match your requirements (nothing created)"
+	assert_output --partial "No available resources match your requirements (nothing was sent; nothing created)"
 	[ "$(grep -c . "$FAKE_PHALA/log")" = 3 ] # --version, whoami, deploy
 	[ "$(grep -c '^deploy ' "$FAKE_PHALA/log")" = 1 ]
 	[ "$(nclaims)" = 0 ]
@@ -276,7 +277,7 @@ acquire_signalled() {
 	reply cvms-delete 1 0 "$S/delete.json"
 	absent_404
 	acquire_signalled TERM deploy
-	assert_rolled_back_once "interrupted; rolled back" "$T/err"
+	assert_rolled_back_once "interrupted; rolled back" "$T/err" 143
 }
 
 @test "5: SIGINT while the CLI is killed (rc 0, empty stdout) still runs the name search and rolls back what it finds" {
@@ -290,7 +291,7 @@ acquire_signalled() {
 	reply cvms-delete 1 0 "$S/delete.json"
 	absent_404
 	acquire_signalled INT deploy
-	assert_rolled_back_once "cvms list --search" "$FAKE_PHALA/log"
+	assert_rolled_back_once "cvms list --search" "$FAKE_PHALA/log" 130
 }
 
 @test "8.2: SIGKILL mid-deploy leaves the intent claim (state creating, full lifetime fields) for the sweep" {
@@ -390,12 +391,13 @@ api -i /cvms/app_$APP"
 	run ! has_claim aaaaaaaaaaaa
 }
 
-@test "D3: a claim without app id and zero or two name matches is refused (exit 4), claim kept" {
-	mkclaim aaaaaaaaaaaa app_id= vm_uuid= state=creating
+@test "D3: a claim without app id: two name matches are refused (exit 4); none without proof of absence is exit 5; claim kept" {
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= state=creating created_at=1000
 	reply_text cvms-list 1 0 '{"success":true,"page":1,"pageSize":100,"total":0,"totalPages":0,"items":[]}'
+	reply api default 0 "$S/api-200.txt"
 	run L release aaaaaaaaaaaa
-	assert_failure 4
-	assert_output --partial "0 CVMs named tdxlease-aaaaaaaaaaaa; refused, claim kept"
+	assert_failure 5
+	assert_output --partial "no CVM named tdxlease-aaaaaaaaaaaa is listed, but the API does not answer 404 for the name; absence not proven, claim kept"
 	reply_text cvms-list 2 0 "{\"success\":true,\"page\":1,\"pageSize\":100,\"total\":2,\"totalPages\":1,\"items\":[{\"appId\":\"$APP\",\"cvmName\":\"tdxlease-aaaaaaaaaaaa\"},{\"appId\":\"$APP2\",\"cvmName\":\"tdxlease-aaaaaaaaaaaa\"}]}"
 	run L release aaaaaaaaaaaa
 	assert_failure 4
@@ -444,10 +446,11 @@ api -i /cvms/app_$APP"
 	assert_output 0
 }
 
-@test "38: an exec failure of the CLI (missing binary) is transient: claim kept" {
+@test "38: a missing CLI binary is never absence: exit 4 with how to install it, claim kept" {
 	mkclaim aaaaaaaaaaaa
-	PHALA_LEASE_PHALA=$T/no-such-phala run -127 L release aaaaaaaaaaaa
-	assert_output --partial "failed to run command"
+	PHALA_LEASE_PHALA=$T/no-such-phala run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output --partial "is not installed or not executable"
 	has_claim aaaaaaaaaaaa
 }
 
@@ -967,15 +970,18 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 	assert_output --partial "attestation failed"
 }
 
-@test "60: a trusted user config may disable attestation; the lease is then not usable while attestation is required" {
+@test "60: a trusted user config may disable attestation; the claim records it; a claim that requires it and is not attested is refused" {
 	acquire_answers
 	mkdir -p "$XDG_CONFIG_HOME/phala-lease"
 	echo "attest = false" >"$XDG_CONFIG_HOME/phala-lease/config"
 	run L acquire
 	assert_success
+	assert_output --partial "attestation disabled by config $XDG_CONFIG_HOME/phala-lease/config: attest"
 	l=$(only_claim)
 	[ "$(claim get "$l" attested)" = false ]
-	PHALA_LEASE_ATTEST=true run L ssh "$l" true
+	[ "$(claim get "$l" attest_required)" = false ]
+	mkclaim aaaaaaaaaaaa attested=false
+	run L ssh aaaaaaaaaaaa true
 	assert_failure 4
 	assert_output --partial "not attested; not usable"
 }
@@ -987,13 +993,13 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 	reply cvms-list 1 0 "$T/l0"
 	run L list
 	assert_success
-	assert_output "$(printf 'LEASE\tSLUG\tAPP_ID\tSTATE\tLIVE\tEXPIRES\tHOST')"
+	assert_output "$(printf 'LEASE\tSLUG\tAPP_ID\tSTATE\tLIVE\tUSABLE\tEXPIRES\tHOST')"
 	mkclaim aaaaaaaaaaaa slug=web
 	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa),$(item "$APP2" production-db),$(item 2222222222222222222222222222222222222222 tdxlease-cccccccccccc)" >"$T/l"
 	reply cvms-list 2 0 "$T/l"
 	run L list --json
 	assert_success
-	assert_line --regexp '^\[\{"lease_id":"aaaaaaaaaaaa","slug":"web","app_id":"'"$APP"'","state":"ready","recovery":"","live_status":"running",.*\}\]$'
+	assert_line --regexp '^\{"leases":\[\{"lease_id":"aaaaaaaaaaaa","slug":"web","app_id":"'"$APP"'","state":"ready","recovery":null,"live_status":"running","usable":true,.*\}\]\}$'
 	refute_output --partial production-db
 	assert_line --partial "CVM tdxlease-cccccccccccc (app_2222222222222222222222222222222222222222) looks like ours but has no claim"
 }
@@ -1025,14 +1031,16 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 	mkclaim aaaaaaaaaaaa
 	reply_text cvms-get default 0 "{\"success\":true,\"id\":7,\"name\":\"tdxlease-aaaaaaaaaaaa\",\"status\":\"error\",\"in_progress\":false,\"app_id\":\"$APP\",\"vm_uuid\":\"$VM\",\"gateway_domain\":\"gw.example:8443\"}"
 	run L status --json aaaaaaaaaaaa
-	assert_success
-	assert_output --partial '"state":"ready","recovery":"","live_status":"error"'
+	assert_failure 1
+	assert_output --partial '"state":"error","recovery":null,"live_status":"error","usable":false,"reason":"CVM error"'
 	run L status aaaaaaaaaaaa
+	assert_failure 1
 	assert_line "  state error"
 	rm -r "$FAKE_PHALA/cvms-get"
 	reply cvms-get default 1 "$S/get-not-found.json"
 	absent_404
 	run L status aaaaaaaaaaaa
+	assert_failure 4
 	assert_line "  live absent"
 	has_claim aaaaaaaaaaaa
 }
@@ -1053,18 +1061,19 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 	assert_failure 4
 }
 
-@test "22,26: acquire --slug normalises and de-duplicates; list shows it; later writes never blank it" {
+@test "22,26: acquire --slug uses the slug exactly, shows it in the result line; list shows it; later writes never blank it" {
 	acquire_answers
-	mkclaim aaaaaaaaaaaa slug=my-box
-	run L acquire --no-attest --slug "My Box"
+	run L acquire --no-attest --slug my-box
 	assert_success
-	l=$(leases | grep -v aaaaaaaaaaaa)
-	run claim get "$l" slug
-	assert_output --regexp '^my-box-[0-9a-f]{4}$'
+	l=$(only_claim)
+	assert_line --regexp "^lease=$l slug=my-box app_id=$APP host=.* port=443\$"
+	[ "$(claim get "$l" slug)" = my-box ]
 	list_page 1 1 "$(item "$APP" "tdxlease-$l")" 1 >"$T/l"
 	reply cvms-list 1 0 "$T/l"
 	run L list
-	assert_line --partial "$l	my-box-"
+	assert_line --partial "$l	my-box	"
+	claim set "$l" last_touched_at=5 >/dev/null
+	[ "$(claim get "$l" slug)" = my-box ]
 }
 
 @test "23: touch (ssh) updates last_touched_at and expires_at, keeps created_at, keep and gateway_host" {
@@ -1103,7 +1112,7 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 	reply cvms-get default 0 "$T/g"
 	run L acquire --no-attest --json
 	assert_success
-	assert_line --regexp "^\{\"lease_id\":\"[0-9a-f]{12}\",\"name\":\"tdxlease-[0-9a-f]{12}\",\"app_id\":\"$APP\",\"gateway_host\":\"$APP-22.$long\",\"gateway_port\":8443,"
+	assert_line --regexp "^\{\"lease_id\":\"[0-9a-f]{12}\",\"name\":\"tdxlease-[0-9a-f]{12}\",\"slug\":null,\"app_id\":\"$APP\",\"gateway_host\":\"$APP-22.$long\",\"gateway_port\":8443,"
 	log_has "^cvms get app_$APP --json\$"
 	l=$(only_claim)
 	[ "$(claim get "$l" gateway_host)" = "$APP-22.$long" ]
@@ -1133,7 +1142,7 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 	assert_success
 	kd=$XDG_STATE_HOME/phala-lease/leases/aaaaaaaaaaaa
 	assert_line "Host aaaaaaaaaaaa.phala web.phala"
-	assert_line "  ProxyCommand '$T/my tools%%1/phala-proxy' --port 443 $APP-22.dstack-pha-prod7.phala.network"
+	assert_line "  ProxyCommand '$T/my tools%%1/phala-proxy' --claims $CLAIMS --port 443 $APP-22.dstack-pha-prod7.phala.network"
 	assert_line "  UserKnownHostsFile $kd/known_hosts"
 	assert_line "  StrictHostKeyChecking yes"
 	assert_line "  IdentityFile $kd/id_ed25519"
@@ -1178,7 +1187,7 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 		printf 'ssh_user = %s\n' "$bad" >"$T/trusted.conf"
 		PHALA_LEASE_CONFIG=$T/trusted.conf run L ssh-config aaaaaaaaaaaa
 		assert_failure 2
-		assert_output --partial "ssh_user: not a user name"
+		assert_output --partial "ssh_user: '$bad' is not a user name"
 	done
 	printf 'ssh_user = mallory\n' >.phala-lease.conf
 	run L ssh-config aaaaaaaaaaaa
@@ -1477,5 +1486,320 @@ cvms get app_$APP --json"
 	absent_404
 	export PHALA_LEASE_POLL=1
 	acquire_signalled INT cvms-get group
-	assert_rolled_back_once "rolled back" "$T/err"
+	assert_rolled_back_once "rolled back" "$T/err" 130
+}
+
+# ---- issue 13: phala-lease as a user meets it --------------------------------------
+
+# check_schema NAME JSON: every member of the object JSON is in the schema
+# "NAME" of phala-lease(1), JSON OUTPUT, with one of its types, and every
+# member of the schema is present.
+check_schema() {
+	local schema got k t want
+	schema=$(sed -n "/^\\.\\\\\" schema: $1\$/,/^\\.fi\$/p" "$ROOT/doc/phala-lease.1" | grep -E '^[a-z_]+ +[a-z|]+$')
+	[ -n "$schema" ] || { echo "no schema $1 in doc/phala-lease.1"; return 1; }
+	got=$(jq -r 'to_entries[] | "\(.key) \(.value | type)"' <<<"$2") || { echo "not a JSON object: $2"; return 1; }
+	while read -r k t; do
+		want=$(awk -v k="$k" '$1 == k { print $2 }' <<<"$schema")
+		[ -n "$want" ] || { echo "$1: member $k is not documented"; return 1; }
+		case "|$want|" in *"|$t|"*) ;; *) echo "$1: $k is $t, documented $want"; return 1 ;; esac
+	done <<<"$got"
+	while read -r k _; do
+		grep -q "^$k " <<<"$got" || { echo "$1: documented member $k missing"; return 1; }
+	done <<<"$schema"
+}
+
+@test "13.2: every --json output (acquire, status, list, doctor) has the documented type for every member" {
+	command -v jq >/dev/null || fail "jq not installed (.ci/deps)"
+	acquire_answers
+	run L acquire --no-attest --json
+	assert_success
+	acq=$(grep '^{' <<<"$output")
+	check_schema acquire "$acq"
+	[ "$(jq -r '.gateway_port | type' <<<"$acq")" = number ]
+	# Unattested: .attested is false, so jq -e fails (it succeeded on strings).
+	run jq -e .attested <<<"$acq"
+	assert_failure
+	l=$(jq -r .lease_id <<<"$acq")
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= gateway_host= gateway_port= state=creating slug=web
+	reply cvms-get default 0 "$T/get-running.json"
+	for one in "$l" aaaaaaaaaaaa; do
+		run L status --json "$one"
+		assert_success
+		check_schema status "$output"
+	done
+	run jq -r '[.app_id, .gateway_port, .usable, .keep] | map(type) | join(" ")' <<<"$output"
+	assert_output "null null boolean boolean"
+	list_page 1 1 "$(item "$APP" "tdxlease-$l")" 1 >"$T/l"
+	reply cvms-list default 0 "$T/l"
+	run L list --json
+	assert_success
+	check_schema list "$output"
+	[ "$(jq '.leases | length' <<<"$output")" = 2 ]
+	for i in 0 1; do check_schema list.leases "$(jq -c ".leases[$i]" <<<"$output")"; done
+	run L doctor --json
+	assert_success
+	check_schema doctor "$output"
+	[ "$(jq -r '.tools | to_entries | map(.value | type) | unique | join(",")' <<<"$output")" = string ]
+	run jq -r '.attestation, (.cvms | type)' <<<"$output"
+	assert_output "true
+number"
+}
+
+@test "13.5: --slug is used exactly or refused (exit 2) with the reason, before any deploy; the result line shows it" {
+	mkclaim aaaaaaaaaaaa slug=waitme
+	for bad in 'Bad_Slug!|may hold only lowercase letters, digits and' 'waitme|is taken by lease aaaaaaaaaaaa' \
+		'-x|needs a value' "$(printf 'a%.0s' $(seq 41))|longer than 40" '0123456789ab|looks like a lease id'; do
+		run L acquire --no-attest --slug "${bad%%|*}"
+		assert_failure 2
+		assert_output --partial "phala-lease: --slug: "
+		assert_output --partial "${bad#*|}"
+	done
+	[ "$(calls)" = 0 ] # refused before any CLI call
+	[ "$(nclaims)" = 1 ]
+	acquire_answers
+	run L acquire --no-attest --slug waitme2
+	assert_success
+	assert_line --regexp "^lease=[0-9a-f]{12} slug=waitme2 app_id="
+	# release by slug takes the lease that has it, not an older one
+	[ "$(claim get aaaaaaaaaaaa slug)" = waitme ]
+}
+
+@test "13.6: status --wait waits on a creating lease until it is usable (claim ready and attested, CVM running)" {
+	mkclaim aaaaaaaaaaaa app_id= vm_uuid= gateway_host= gateway_port= state=creating attested=false
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get default 0 "$T/get"
+	# An acquire elsewhere moves the claim on.
+	(sleep 1; claim set aaaaaaaaaaaa app_id="$APP" state=provisioning >/dev/null
+		sleep 1; claim set aaaaaaaaaaaa gateway_host="$APP-22.gw.example" gateway_port=443 >/dev/null
+		sleep 1; claim set aaaaaaaaaaaa state=ready attested=true >/dev/null) &
+	PHALA_LEASE_POLL=1 run L status --wait aaaaaaaaaaaa
+	wait
+	assert_success
+	assert_line "  usable yes"
+	assert_line --regexp "^phala-lease: lease aaaaaaaaaaaa is usable \\(after [0-9]+s\\)$"
+	[ "$(claim get aaaaaaaaaaaa attested)" = true ]
+}
+
+@test "13.6: status --wait: a provisioning lease never attested times out (exit 5); a failed one returns at once (exit 1)" {
+	mkclaim aaaaaaaaaaaa state=provisioning attested=false
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get default 0 "$T/get"
+	PHALA_LEASE_POLL=1 PHALA_LEASE_READY_TIMEOUT=2 run L status --wait aaaaaaaaaaaa
+	assert_failure 5
+	assert_line --partial "lease aaaaaaaaaaaa is not usable: not usable after waiting 2s (ready_timeout): state provisioning"
+	[ "$(grep -c '^cvms get' "$FAKE_PHALA/log")" -ge 2 ]
+	mkclaim bbbbbbbbbbbb recovery=kept-after-failure keep=true
+	reset_log
+	PHALA_LEASE_POLL=1 run L status --wait bbbbbbbbbbbb
+	assert_failure 1
+	assert_line "  usable no: recovery=kept-after-failure (release it)"
+	[ "$(grep -c '^cvms get' "$FAKE_PHALA/log")" = 1 ]
+}
+
+@test "13.7: durations: the forms people type are accepted, 0 and nonsense refused naming the forms; --keep with --ttl says what it means" {
+	acquire_answers
+	run L acquire --no-attest --ttl 1h30m --idle 1d
+	assert_success
+	l=$(only_claim)
+	[ "$(claim get "$l" ttl_secs)" = 5400 ]
+	[ "$(claim get "$l" idle_secs)" = 86400 ]
+	reset_log
+	for d in 0 0s 30s 59; do
+		run L acquire --no-attest --ttl "$d"
+		assert_failure 2
+		assert_output "phala-lease: --ttl: '$d' is too short (at least 1m)"
+		run L acquire --no-attest --idle "$d"
+		assert_failure 2
+	done
+	for d in 10x 1m1h 1.5h 1h1h 100000000000000000000 367d; do
+		run L acquire --no-attest --ttl "$d"
+		assert_failure 2
+		assert_output --partial "phala-lease: --ttl: '$d' is not a duration (forms: 300, 300s, 90m, 2h, 1d, 1h30m"
+	done
+	[ "$(calls)" = 0 ]
+	printf 'ttl = 0\n' >"$T/c.conf"
+	PHALA_LEASE_CONFIG=$T/c.conf run L acquire
+	assert_failure 2
+	assert_output "phala-lease: config $T/c.conf: ttl: '0' is too short (at least 1m)"
+	acquire_answers
+	run L acquire --no-attest --keep --ttl 30m
+	assert_success
+	assert_output --partial "--keep: cleanup never reaps this lease; its ttl and idle only mark it expired"
+}
+
+@test "13.7: --no-attest is recorded in the claim: use follows it with no setting on later commands; status and list say what keep means" {
+	acquire_answers
+	run L acquire --no-attest --keep
+	assert_success
+	assert_output --partial "attestation disabled by --no-attest"
+	refute_output --partial "trusted configuration"
+	l=$(only_claim)
+	[ "$(claim get "$l" attest_required)" = false ]
+	run L ssh "$l" true
+	assert_success
+	reply cvms-get default 0 "$T/get-running.json"
+	run L status "$l"
+	assert_line "  attested no (not required: attestation was off at acquire)"
+	assert_line "  keep yes: cleanup never reaps it, whatever its expiry; release it yourself"
+	assert_line "  usable yes"
+	list_page 1 1 "$(item "$APP" "tdxlease-$l")" 1 >"$T/l"
+	reply cvms-list default 0 "$T/l"
+	run L list
+	assert_line --regexp "^$l	-	$APP	ready	running	yes	kept \\(in (29m[0-9]+s|30m)\\)	"
+}
+
+@test "13.8: a missing option value, an empty one or a huge number is one line 'phala-lease: OPTION: why', exit 2; no shell internals" {
+	for args in "acquire --ttl" "acquire --ttl=" "acquire -t" "acquire -c" "acquire --node" "acquire --slug" \
+		"--node" "--phala" "release --app-id" "status --wait --json=1 x"; do
+		# shellcheck disable=SC2086 # one word per argument
+		run L $args
+		assert_failure 2
+		[ "${#lines[@]}" = 1 ] || fail "$args: ${#lines[@]} lines: $output"
+		assert_output --regexp "^phala-lease: (-t|-c|--[a-z-]+): (needs a value|takes no value) \\(see 'phala-lease( [a-z-]+)? --help'\\)$"
+	done
+	run L acquire --ttl ''
+	assert_failure 2
+	assert_output "phala-lease: --ttl: needs a value (see 'phala-lease acquire --help')"
+	run L acquire --idle 99999999999999999999
+	assert_failure 2
+	refute_output --partial "Illegal number"
+	refute_output --partial "parameter not set"
+	[ "$(calls)" = 0 ]
+}
+
+@test "13.8: the phala CLI missing from PATH says how to install the pinned version the suite is tested with" {
+	pinned=$(sed -n 's/.*"phala": *"\([0-9.]*\)".*/\1/p' "$ROOT/t/sim/phala-cli/package.json" | head -n 1)
+	[ -n "$pinned" ]
+	PHALA_LEASE_PHALA=phala PATH=$BIN:/usr/bin:/bin run L doctor
+	assert_failure 4
+	assert_output "phala-lease: the phala CLI 'phala' is not installed or not executable; install the version this suite is tested with: npm install -g phala@$pinned (or name it with --phala, PHALA_LEASE_PHALA or phala = in the config)"
+	refute_output --partial "timeout:"
+}
+
+@test "13.9: every command takes -h/--help (usage on stdout, exit 0, nothing run) and refuses unknown arguments (exit 2)" {
+	run L --version
+	assert_success
+	assert_output "phala-lease (phala-tools) $(cat "$ROOT/VERSION")"
+	for c in doctor acquire status list ssh ssh-config release cleanup attest-verify; do
+		for h in -h --help; do
+			run --separate-stderr L "$c" "$h"
+			assert_success
+			[ -z "$stderr" ] || fail "$c $h wrote to stderr: $stderr"
+			assert_line --index 0 --regexp "^usage: phala-lease $c( |\$)"
+		done
+		run L "$c" --bogus
+		assert_failure 2
+		assert_output "phala-lease: --bogus: unknown option (see 'phala-lease $c --help')"
+	done
+	run L release --help 0123456789ab
+	assert_success
+	run L doctor foo
+	assert_failure 2
+	assert_output "phala-lease: foo: unexpected argument (see 'phala-lease doctor --help')"
+	run L list extra
+	assert_failure 2
+	run L status a b
+	assert_failure 2
+	[ "$(calls)" = 0 ]
+	[ ! -e "$CLAIMS" ]
+}
+
+@test "13.10: no /tmp/phala-lease.* is left by a failure, an early interrupt or a closed output pipe" {
+	export TMPDIR=$T/tmp
+	mkdir -p "$TMPDIR"
+	reply deploy 1 1 "" "$S/deploy-api-error.err"
+	run L acquire --no-attest
+	assert_failure 1
+	run ls -A "$TMPDIR"
+	assert_output ""
+	# Ctrl-C while whoami runs (before any claim)
+	echo 3 >"$FAKE_PHALA/whoami/default.sleep"
+	set -m
+	"$BIN/phala-lease" doctor >/dev/null 2>&1 &
+	pid=$!
+	set +m
+	for _ in $(seq 50); do [ -f "$FAKE_PHALA/whoami.count" ] && break; sleep 0.1; done
+	kill -INT "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 130 ]
+	rm "$FAKE_PHALA/whoami/default.sleep"
+	run ls -A "$TMPDIR"
+	assert_output ""
+	for l in aaaaaaaaaaaa bbbbbbbbbbbb cccccccccccc; do mkclaim "$l"; done
+	run sh -c '"$1" ssh-config | head -n 1' sh "$BIN/phala-lease"
+	assert_success
+	run ls -A "$TMPDIR"
+	assert_output ""
+}
+
+@test "13.10: an interrupted acquire --json prints nothing but JSON on stdout and exits 130" {
+	acquire_answers
+	echo 2 >"$FAKE_PHALA/deploy/1.sleep"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	set -m
+	"$BIN/phala-lease" acquire --no-attest --json >"$T/out" 2>"$T/err" &
+	pid=$!
+	set +m
+	for _ in $(seq 100); do [ -f "$FAKE_PHALA/deploy.count" ] && break; sleep 0.1; done
+	kill -INT "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 130 ] || { cat "$T/err"; fail "rc=$rc"; }
+	[ ! -s "$T/out" ] || fail "stdout: $(cat "$T/out")"
+	grep -q '^destroy app_id=' "$T/err"
+	[ "$(nclaims)" = 0 ]
+}
+
+@test "13.10: lock files of leases released are gone; a second release is exit 4 (no claim), as documented" {
+	mkclaim aaaaaaaaaaaa
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get 1 0 "$T/get"
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	run L release aaaaaaaaaaaa
+	assert_success
+	run ls -A "$CLAIMS"
+	refute_output --partial ".aaaaaaaaaaaa.lock"
+	run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output "phala-lease: no local claim for lease aaaaaaaaaaaa"
+	grep -q 'a second.*release of the same lease is exit 4' <(tr '\n' ' ' <"$ROOT/doc/phala-lease.1")
+}
+
+@test "13.10: ssh to a CVM deleted behind the tool's back says so (exit 4); status exits 4 with live absent" {
+	mkclaim aaaaaaaaaaaa
+	touch "$FAKE_SSH/fail"
+	reply cvms-get default 1 "$S/get-not-found.json"
+	absent_404
+	run L ssh aaaaaaaaaaaa true
+	assert_failure 4
+	assert_output --partial "its CVM app_$APP no longer exists (deleted outside phala-lease); phala-lease release aaaaaaaaaaaa removes the claim"
+	run L status aaaaaaaaaaaa
+	assert_failure 4
+	assert_line "  live absent"
+	assert_line --partial "  usable no: its CVM no longer exists"
+	has_claim aaaaaaaaaaaa
+}
+
+@test "13.10: list and status show expiry as time, with an expired marker; no raw epoch, no 'host -:-'; a directory as compose is named" {
+	now=$(date +%s)
+	mkclaim aaaaaaaaaaaa expires_at=$((now - 200))
+	mkclaim bbbbbbbbbbbb app_id= vm_uuid= gateway_host= gateway_port= state=creating
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l"
+	reply cvms-list default 0 "$T/l"
+	run L list
+	assert_success
+	assert_line --regexp "^aaaaaaaaaaaa	.*	expired 3m(1[0-9]|2[0-9])?s? ago	"
+	refute_output --partial "$((now - 200))"
+	run L status bbbbbbbbbbbb
+	assert_success
+	assert_line "  host -"
+	assert_line --regexp "^  expires [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}Z \\(in (29m[0-9]*s?|30m)\\)$"
+	mkdir "$T/work/compose.d"
+	run L acquire --no-attest -c compose.d
+	assert_failure 2
+	assert_output "phala-lease: compose 'compose.d': a directory, not a compose file"
 }

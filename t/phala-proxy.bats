@@ -479,6 +479,77 @@ bundle_read() { grep -qF -e "\"$(openssl_dir)/cert.pem\"" -e '/ca-certificates.c
 	[ "$(calls)" -eq 0 ]
 }
 
+# ---- a connection is use of its lease (issue 13, item 4) ----
+
+# lease_claim LEASE [KEY=VALUE...]: a ready claim of $GWHOST, as acquire
+# leaves it, last touched long ago.
+lease_claim() {
+	local l=$1
+	shift
+	"$BIN/phala-claim" --dir "$PHALA_CLAIMS_DIR" create "$l" app_id="$APP" state=ready gateway_host="$GWHOST" \
+		gateway_port=443 created_at=1000 ttl_secs=2000000000 idle_secs=1800 last_touched_at=1000 expires_at=2800 \
+		keep=false "$@" >/dev/null
+}
+field() { "$BIN/phala-claim" --dir "$PHALA_CLAIMS_DIR" get "$1" "$2"; }
+# px_bye ARGS...: one connection to a gateway that says bye and closes; stdin
+# stays open (a FIFO opened read-write), so only the server ends it.
+px_bye() {
+	[ -p open-stdin ] || mkfifo open-stdin
+	run PX --connect-to "127.0.0.1:$gw" --cafile "$PKI/ca.pem" "$@" 0<>open-stdin
+	assert_success
+	assert_output bye
+}
+
+@test "each connection records use: the claim of the gateway host gets last_touched_at and expires_at; a burst writes once" {
+	lease_claim "$LEASE"
+	gw=$(tls_gateway gw.pem "SYSTEM:echo bye")
+	t0=$(date +%s)
+	px_bye "$GWHOST"
+	touched=$(field "$LEASE" last_touched_at)
+	[ "$touched" -ge "$t0" ]
+	[ "$(field "$LEASE" expires_at)" = $((touched + 1800)) ]
+	[ "$(field "$LEASE" created_at)" = 1000 ]
+	rev=$(field "$LEASE" revision)
+	px_bye "$GWHOST"
+	[ "$(field "$LEASE" revision)" = "$rev" ] # touched less than 30 s ago: no write
+	# By lease id (the claim gives the host), the same.
+	"$BIN/phala-claim" --dir "$PHALA_CLAIMS_DIR" set "$LEASE" last_touched_at=1000 >/dev/null
+	px_bye "$LEASE"
+	[ "$(field "$LEASE" last_touched_at)" -ge "$t0" ]
+}
+
+@test "the touch never creates or resurrects a claim and leaves unusable ones alone; the connection works regardless" {
+	gw=$(tls_gateway gw.pem "SYSTEM:echo bye")
+	px_bye "$GWHOST"
+	run ls -A "$PHALA_CLAIMS_DIR"
+	assert_output ""
+	lease_claim aaaaaaaaaaaa state=releasing
+	lease_claim bbbbbbbbbbbb gateway_host=b-22.test-gateway.example recovery=kept-after-failure
+	rev_a=$(field aaaaaaaaaaaa revision)
+	rev_b=$(field bbbbbbbbbbbb revision)
+	px_bye "$GWHOST"
+	px_bye --port 443 bbbbbbbbbbbb
+	[ "$(field aaaaaaaaaaaa revision)" = "$rev_a" ]
+	[ "$(field bbbbbbbbbbbb revision)" = "$rev_b" ]
+}
+
+@test "a held lock (a release at work) does not hold up the connection; a claim removed under it is not recreated" {
+	lease_claim "$LEASE"
+	gw=$(tls_gateway gw.pem "SYSTEM:echo bye")
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	"$BIN/phala-claim" --dir "$PHALA_CLAIMS_DIR" lock "$LEASE" -- sh -c \
+		'touch held; while [ ! -e go ]; do sleep 0.1; done; "$1" --dir "$2" rm "$3"' sh "$BIN/phala-claim" "$PHALA_CLAIMS_DIR" "$LEASE" &
+	lockpid=$!
+	while [ ! -e held ]; do sleep 0.05; done
+	px_bye "$GWHOST"
+	kill -0 "$lockpid" # the lock was held all along
+	touch go
+	wait "$lockpid"
+	sleep 0.5
+	run ls -A "$PHALA_CLAIMS_DIR"
+	refute_output --partial "$LEASE"
+}
+
 @test "app id without a claim: exactly one cvms get, in an empty dir, stdin /dev/null, DEBUG unset" {
 	export FAKE_PHALA_STDOUT=$DATA/phala/cvms-get.json DEBUG=1
 	run PX --print-host --phala "$FAKE" "$APP"

@@ -128,3 +128,53 @@ refused() {
 	assert_line --regexp '^load: 5 leases: [0-9]+ ok, [0-9]+ failed cleanly; .* claims left 0; CVMs leaked 0; foreign CVM kept$'
 	refute_line --partial 'FAIL'
 }
+
+@test "13.3, 13.4: ssh, scp and rsync -e ssh reach a lease by name alone through a real ~/.ssh/config; each connection is use" {
+	# The README's set-up: ~/.ssh/config includes contrib's snippet, which
+	# includes the file phala-lease keeps current (default state directory).
+	export XDG_STATE_HOME=$HOME/.local/state
+	mkdir -p "$HOME/.ssh"
+	chmod 700 "$HOME/.ssh"
+	printf 'Include %s\n' "$ROOT/contrib/ssh_config.d/phala.conf" >"$HOME/.ssh/config"
+	chmod 600 "$HOME/.ssh/config"
+	run "$BIN/phala-lease" acquire --slug box
+	assert_success
+	l=$(lease_of "$output")
+	[ -n "$l" ]
+	grep -q "^Host $l.phala box.phala\$" "$XDG_STATE_HOME/phala-lease/ssh_config"
+	# ssh reads ~/.ssh/config of the passwd home: this test's home takes its
+	# place in a mount namespace of the client's own.
+	root_home=$(getent passwd 0 | cut -d: -f6)
+	by_name() { sh "$ROOT/t/helpers/in-mount-ns.sh" "$HOME" "$root_home" "$@"; }
+	C() { "$BIN/phala-claim" "$@"; }
+	C set "$l" last_touched_at=1000 >/dev/null
+	t0=$(date +%s)
+	run by_name ssh "$l.phala" true
+	assert_success
+	[ "$(C get "$l" last_touched_at)" -ge "$t0" ] # the proxy recorded the use
+	[ "$(C get "$l" expires_at)" -gt "$t0" ]
+	# shellcheck disable=SC2016 # expanded by the remote shell
+	run by_name ssh box.phala 'echo $((6 * 7))'
+	assert_success
+	assert_output 42
+	head -c 100000 /dev/urandom >"$BATS_TEST_TMPDIR/blob"
+	run by_name scp -q "$BATS_TEST_TMPDIR/blob" "$l.phala:/tmp/blob"
+	assert_success
+	run by_name scp -q "$l.phala:/tmp/blob" "$BATS_TEST_TMPDIR/blob.back"
+	assert_success
+	cmp "$BATS_TEST_TMPDIR/blob" "$BATS_TEST_TMPDIR/blob.back"
+	mkdir -p "$BATS_TEST_TMPDIR/tree/sub"
+	echo one >"$BATS_TEST_TMPDIR/tree/a"
+	echo two >"$BATS_TEST_TMPDIR/tree/sub/b"
+	run by_name rsync -a -e ssh "$BATS_TEST_TMPDIR/tree/" "$l.phala:/tmp/tree/"
+	assert_success
+	run by_name rsync -a -e ssh "$l.phala:/tmp/tree/" "$BATS_TEST_TMPDIR/tree.back/"
+	assert_success
+	diff -r "$BATS_TEST_TMPDIR/tree" "$BATS_TEST_TMPDIR/tree.back"
+	run "$BIN/phala-lease" release "$l"
+	assert_success
+	run grep -c "$l" "$XDG_STATE_HOME/phala-lease/ssh_config"
+	assert_output 0
+	run by_name ssh "$l.phala" true
+	assert_failure
+}

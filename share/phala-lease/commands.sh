@@ -1,30 +1,88 @@
-# shellcheck shell=sh disable=SC2034,SC2153 # variables shared by the sourced helpers
-# Commands other than acquire, and the entry point.
+# shellcheck shell=sh disable=SC2034,SC2153,SC2154 # variables shared by the sourced helpers; OPT_* set by pl_getopts
+# Commands other than acquire, their usage texts, and the entry point.
 
-PL_USAGE='usage: phala-lease [--phala PATH] [--node N] COMMAND [ARGS]
-  doctor                          check the phala CLI, login (whoami) and listing
-  acquire [--ttl D] [--idle D] [--keep] [--slug S] [-t TYPE] [-c COMPOSE]
-          [--node N] [--no-attest] [--json]
-                                  lease a CVM; prints lease, app id, host, port
-  run [ACQUIRE OPTIONS | --lease L] [--sync DIR] [--env NAME[=V]] [--fetch P[:DIR]]
-      [--summary FILE] [-t|-T] [-q] -- COMMAND [ARG...]
-                                  the whole job: lease, sync, run, fetch, release
-  status [--json] [--wait] LEASE  the claim and the live CVM status (read-only)
-  list [--json]                   leases of this account scope
-  ssh LEASE [COMMAND...]          run a command (or a shell) on a lease
-  ssh-config [LEASE]              ssh_config Host block(s) for usable leases
-  release [--app-id ID] LEASE     destroy the CVM through the ownership gate
-  cleanup [--dry-run]             the expiry sweep (cron, systemd timer)
-  attest-verify --info F --quote F --app-id ID --compose F --report-data HEX
-                                  the offline checks of the attestation gate
-LEASE is a lease id, an app id or a slug. Durations: 90m, 2h, 300s.
-Exit: 0 ok, 1 runtime failure, 2 usage/config/claim changed, 4 refused or
-not found, 5 malformed CLI output or timeout, else the phala CLI status.'
+# The commands, in the order --help lists them. A new command adds its name
+# here, its usage to pl_usage_text and a pl_<name> function (dashes as
+# underscores) that starts with pl_getopts and pl_setup (common.sh).
+PL_COMMANDS='doctor acquire run status list ssh ssh-config release cleanup attest-verify'
 
-pl_usage() {
-	[ -z "${1:-}" ] || pl_say "$1"
-	printf '%s\n' "$PL_USAGE" >&2
-	exit 2
+# pl_usage_text CMD: the usage of CMD ('' the whole tool), for --help.
+pl_usage_text() {
+	case $1 in
+	'')
+		printf 'usage: phala-lease [--phala PATH] [--node N] COMMAND [ARGS]\n'
+		printf '       phala-lease --help | --version\n'
+		for c in $PL_COMMANDS; do pl_usage_text "$c" | sed -n '1s/^usage: phala-lease /  /p; 2,/^  -/{/^  -/!s/^/  /p}'; done
+		printf 'phala-lease COMMAND --help describes one command and its options.\n'
+		printf 'LEASE is a lease id, an app id or a slug. Durations: %s.\n' "$PL_DURATION_FORMS"
+		printf 'Exit: 0 ok, 1 runtime failure, 2 usage/config/claim changed, 4 refused or\n'
+		printf 'not found, 5 malformed CLI output or timeout, else the phala CLI status.\n'
+		return 0 ;;
+	doctor) cat <<'EOT' ;;
+usage: phala-lease doctor [--json]
+  checks the phala CLI, the login (whoami), the inventory listing and the tools
+  --json         the findings as one JSON object
+EOT
+	acquire) cat <<EOT ;;
+usage: phala-lease acquire [--ttl D] [--idle D] [--keep] [--slug S] [-t TYPE]
+         [-c COMPOSE] [--node N] [--no-attest] [--json]
+  leases an attested CVM; prints "lease=L [slug=S] app_id=ID host=H port=P"
+  --ttl D        lifetime (default 90m, at least 1m; forms: $PL_DURATION_FORMS)
+  --idle D       reaped after D without use (default 30m, at least 1m)
+  --keep         cleanup never reaps it, a failure other than attestation keeps it
+  --slug S       a name for the lease ([a-z0-9-], at most 40): used exactly or refused
+  -t, --type T   instance type (default tdx.small)
+  -c, --compose F  the compose file to deploy (default: the built-in one)
+  --node N       pin to a node (numeric id)
+  --no-attest    no attestation gate; recorded in the claim, use then needs none
+  --json         the result as one JSON object
+EOT
+	status) cat <<'EOT' ;;
+usage: phala-lease status [--json] [--wait] LEASE
+  the claim and the live CVM status (read-only); exit 0 usable or on its way,
+  1 failed, 4 gone, 5 live status unknown
+  --wait         wait (ready_timeout) until the lease is usable or has failed
+  --json         one JSON object
+EOT
+	list) cat <<'EOT' ;;
+usage: phala-lease list [--json]
+  the leases of this account scope with their live status and expiry
+  --json         one JSON object {"leases": [...]}
+EOT
+	ssh) cat <<'EOT' ;;
+usage: phala-lease ssh LEASE [COMMAND...]
+  runs COMMAND (or a login shell) on a usable lease; counts as use
+EOT
+	ssh-config) cat <<'EOT' ;;
+usage: phala-lease ssh-config [--path] [LEASE]
+  ssh_config Host blocks (LEASE.phala, SLUG.phala) of the usable leases, or of one;
+  phala-lease keeps them current in a file to Include from ~/.ssh/config
+  --path         print the path of that file
+EOT
+	release) cat <<'EOT' ;;
+usage: phala-lease release [--app-id ID] LEASE
+  destroys the lease's CVM through the ownership gate and removes the claim
+  --app-id ID    refuse unless the claim is for this app id
+EOT
+	cleanup) cat <<'EOT' ;;
+usage: phala-lease cleanup [--dry-run]
+  the expiry sweep (for cron or a systemd timer)
+  --dry-run      print what would be destroyed or removed; change nothing
+EOT
+	attest-verify) cat <<'EOT' ;;
+usage: phala-lease attest-verify --info F --quote F --app-id ID --compose F
+         --report-data HEX [--collateral F] [--reduced]
+  the offline checks of the attestation gate on evidence files
+  --info F         a guest agent Info answer
+  --quote F        a GetQuote answer
+  --app-id ID      the app id the evidence must attest
+  --compose F      the compose it must attest
+  --report-data HEX  the expected REPORTDATA (128 hex digits)
+  --collateral F   DCAP collateral (else fetched)
+  --reduced        DCAP without collateral (dcap = reduced)
+EOT
+	*) return 1 ;;
+	esac
 }
 
 # Resolves an identifier to a lease id (U2): exact lease id, then app id,
@@ -48,17 +106,40 @@ pl_resolve() {
 }
 
 pl_doctor() {
+	pl_getopts doctor '--json' '' "$@"
+	shift "$PL_SHIFT"
+	pl_setup
 	run_phala --version
 	[ "$PL_RC" -eq 0 ] || pl_die "$PL_RC" "phala --version: $(pl_cli_error)"
-	printf 'phala: %s\n' "$(head -n 1 "$PL_OUT")"
+	version=$(head -n 1 "$PL_OUT")
 	pl_whoami
-	printf 'account: workspace=%s api=%s node=%s\n' "$PL_SCOPE_WS" "$PL_SCOPE_API" "${PL_SCOPE_NODE:-none}"
 	pl_list_all
-	printf 'cvms: %s listed\n' "$(wc -l <"$PL_TMP/inventory")"
+	cvms=$(wc -l <"$PL_TMP/inventory" | tr -d ' ')
+	found=''
 	for t in phala-claim phala-json phala-proxy tdx-rtmr-replay tdx-dcap-verify tdx-collateral-fetch ssh ssh-keygen; do
-		if p=$(pl_tool "$t"); then printf 'tool: %s %s\n' "$t" "$p"; else printf 'tool: %s MISSING\n' "$t"; fi
+		p=$(pl_tool "$t") || p=MISSING
+		found="$found$t	$p
+"
 	done
-	printf 'attestation: %s\n' "$([ "$CF_ATTEST" = 1 ] && echo on || echo OFF)"
+	if [ -n "$OPT_json" ]; then
+		set --
+		while IFS='	' read -r t p; do
+			[ -n "$t" ] || continue
+			[ "$p" != MISSING ] || p=''
+			set -- "$@" "s:$t=$p"
+		done <<EOF
+$found
+EOF
+		tools=$(pl_jobject "$@")
+		pl_jobject s:phala_version="$version" s:workspace="$PL_SCOPE_WS" s:api="$PL_SCOPE_API" s:node="$PL_SCOPE_NODE" \
+			n:cvms="$cvms" j:tools="$tools" b:attestation="$CF_ATTEST"
+		return 0
+	fi
+	printf 'phala: %s\n' "$version"
+	printf 'account: workspace=%s api=%s node=%s\n' "$PL_SCOPE_WS" "$PL_SCOPE_API" "${PL_SCOPE_NODE:-none}"
+	printf 'cvms: %s listed\n' "$cvms"
+	printf '%s' "$found" | while IFS='	' read -r t p; do printf 'tool: %s %s\n' "$t" "$p"; done
+	printf 'attestation: %s\n' "$([ "$CF_ATTEST" = 1 ] && echo on || echo "OFF ($CF_ATTEST_SRC)")"
 }
 
 # Full paginated inventory into $PL_TMP/inventory (appId TAB cvmName TAB
@@ -95,52 +176,107 @@ EOF
 	done
 }
 
+# The verdict on the loaded claim given its live status LIVE: PL_VERDICT is
+# usable, pending (on its way: creating, provisioning, or the live status
+# not known), failed (recovery label, stopped/error, being released) or gone
+# (the CVM proven absent); PL_WHY says why it is not usable.
+pl_verdict() {
+	live=$1 PL_WHY=''
+	if [ -n "$C_RECOVERY" ]; then PL_VERDICT=failed PL_WHY="recovery=$C_RECOVERY (release it)"
+	elif [ "$live" = absent ]; then PL_VERDICT=gone PL_WHY="its CVM no longer exists (deleted outside phala-lease; release removes the claim)"
+	elif [ "$live" = stopped ] || [ "$live" = error ]; then PL_VERDICT=failed PL_WHY="CVM $live"
+	elif [ "$C_STATE" = releasing ]; then PL_VERDICT=failed PL_WHY="being released"
+	elif [ "$C_STATE" != ready ]; then PL_VERDICT=pending PL_WHY="state $C_STATE"
+	elif [ "$C_ATTEST_REQ" = true ] && [ "$C_ATTESTED" != true ]; then PL_VERDICT=failed PL_WHY="not attested"
+	elif [ "$live" != running ]; then PL_VERDICT=pending PL_WHY="live ${live:-unknown}"
+	else PL_VERDICT=usable; fi
+}
+
+# Expired for the sweep (§5): keep never is; provisioning only after the margin.
+pl_expired() {
+	pl_is_uint "$C_EXPIRES" || return 1
+	[ "$(pl_now)" -gt "$C_EXPIRES" ]
+}
+
 pl_status() {
-	json=0 wait=0
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--json) json=1; shift ;;
-		--wait) wait=1; shift ;;
-		-*) pl_usage "status: unknown option '$1'" ;;
-		*) break ;;
-		esac
-	done
-	[ $# -eq 1 ] || pl_usage "status: one LEASE"
+	pl_getopts status '--json --wait' LEASE "$@"
+	shift "$PL_SHIFT"
+	pl_setup
 	lease=$(pl_resolve "$1")
-	claim_load "$lease" || pl_die $? "no usable claim for lease $lease"
-	live=unknown
-	t_end=$(($(date +%s) + CF_READY_TIMEOUT))
-	while [ -n "$C_APP" ]; do
-		if pl_get "$C_APP"; then live=$G_STATUS; elif [ $? -eq 3 ]; then live=absent; else live="unknown ($PL_GATE_ERR)"; fi
-		# --wait: read-only polling until running (or a final state), bounded.
-		case $live in running | absent | stopped | error) break ;; esac
-		{ [ "$wait" = 1 ] && [ "$(date +%s)" -lt "$t_end" ]; } || break
+	t0=$(date +%s)
+	t_end=$((t0 + CF_READY_TIMEOUT))
+	said=''
+	while :; do
+		# Read-only: the claim (acquire may be moving it on) and one get.
+		if claim_load "$lease"; then :; else
+			rc=$?
+			[ "$rc" -ne 2 ] || exit 2
+			pl_die 4 "no local claim for lease $lease${said:+ any more (its acquire failed and rolled back, or it was released)}"
+		fi
+		live=unknown
+		if [ -n "$C_APP" ]; then
+			if pl_get "$C_APP"; then live=$G_STATUS; elif [ $? -eq 3 ]; then live=absent; else live="unknown ($PL_GATE_ERR)"; fi
+		elif [ "$C_STATE" = creating ]; then live=not-created-yet
+		fi
+		pl_verdict "$live"
+		[ -n "$OPT_wait" ] || break
+		case $PL_VERDICT in usable | failed | gone) break ;; esac
+		if [ "$(date +%s)" -ge "$t_end" ]; then
+			PL_WHY="not usable after waiting $(pl_human_secs "$CF_READY_TIMEOUT") (ready_timeout): $PL_WHY"
+			PL_VERDICT=timeout
+			break
+		fi
+		[ -n "$said" ] || pl_say "lease $lease: waiting until it is usable ($PL_WHY)"
+		said=1
 		sleep "$CF_POLL"
 	done
-	if [ "$wait" = 1 ] && [ "$live" != running ]; then rc=5; else rc=0; fi
 	state=$C_STATE
 	case $live in stopped | error) state=$live ;; esac
-	[ -z "$C_RECOVERY" ] || state="$state (recovery=$C_RECOVERY, unusable)"
-	if [ "$json" = 1 ]; then
-		pj object lease_id="$lease" slug="$C_SLUG" name="$C_NAME" app_id="$C_APP" vm_uuid="$C_VM" state="$C_STATE" \
-			recovery="$C_RECOVERY" live_status="$live" keep="$C_KEEP" attested="$C_ATTESTED" \
-			gateway_host="$C_HOST" gateway_port="$C_PORT" expires_at="$C_EXPIRES"
+	expired=false
+	! pl_expired || expired=true
+	if [ -n "$OPT_json" ]; then
+		pl_jobject s:lease_id="$lease" s:slug="$C_SLUG" s:name="$C_NAME" s:app_id="$C_APP" s:vm_uuid="$C_VM" \
+			s:state="$state" s:recovery="$C_RECOVERY" s:live_status="$live" \
+			b:usable="$([ "$PL_VERDICT" = usable ] && echo true)" s:reason="$PL_WHY" b:keep="$C_KEEP" \
+			b:attested="$C_ATTESTED" b:attestation_required="$C_ATTEST_REQ" s:gateway_host="$C_HOST" \
+			n:gateway_port="$C_PORT" n:created_at="$C_CREATED" n:ttl_secs="$C_TTL" n:idle_secs="$C_IDLE" \
+			n:last_touched_at="$C_TOUCHED" n:expires_at="$C_EXPIRES" b:expired="$expired"
 	else
-		printf 'lease %s%s\n  name %s\n  app_id %s\n  state %s\n  live %s\n  host %s:%s\n  attested %s\n  keep %s\n  expires_at %s\n' \
-			"$lease" "${C_SLUG:+ ($C_SLUG)}" "$C_NAME" "${C_APP:--}" "$state" "$live" "${C_HOST:--}" "${C_PORT:--}" \
-			"$C_ATTESTED" "$C_KEEP" "$C_EXPIRES"
+		host=-
+		[ -z "$C_HOST" ] || host=$C_HOST:${C_PORT:-443}
+		[ "$C_ATTESTED" = true ] && att=yes || att=no
+		[ "$C_ATTEST_REQ" = true ] || att="$att (not required: attestation was off at acquire)"
+		if [ "$C_KEEP" = true ]; then keep="yes: cleanup never reaps it, whatever its expiry; release it yourself"
+		else keep="no: cleanup destroys it once expired"; fi
+		[ "$PL_VERDICT" = usable ] && usable=yes || usable="no: $PL_WHY"
+		printf 'lease %s%s\n  name %s\n  app_id %s\n  state %s%s\n  live %s\n  usable %s\n  host %s\n  attested %s\n  keep %s\n  expires %s\n' \
+			"$lease" "${C_SLUG:+ ($C_SLUG)}" "$C_NAME" "${C_APP:--}" "$state" "${C_RECOVERY:+ (recovery=$C_RECOVERY)}" \
+			"$live" "$usable" "$host" "$att" "$keep" "$(pl_when "$C_EXPIRES")"
 	fi
-	return "$rc"
+	if [ -n "$OPT_wait" ]; then
+		case $PL_VERDICT in
+		usable) pl_say "lease $lease is usable (after $(($(date +%s) - t0))s)" ;;
+		*) pl_say "lease $lease is not usable: $PL_WHY" ;;
+		esac
+	fi
+	case $PL_VERDICT in
+	usable) return 0 ;;
+	pending) case $live in unknown\ \(*) return 5 ;; esac; return 0 ;;
+	failed) return 1 ;;
+	gone) return 4 ;;
+	timeout) return 5 ;;
+	esac
 }
 
 pl_list() {
-	json=0
-	[ "${1:-}" != --json ] || json=1
+	pl_getopts list '--json' '' "$@"
+	shift "$PL_SHIFT"
+	pl_setup
 	pl_whoami
 	pl_list_all
 	claim_leases >"$PL_TMP/leases"
 	tab=$(printf '\t')
-	[ "$json" = 1 ] && printf '[' || printf 'LEASE\tSLUG\tAPP_ID\tSTATE\tLIVE\tEXPIRES\tHOST\n'
+	[ -n "$OPT_json" ] && printf '{"leases":[' || printf 'LEASE\tSLUG\tAPP_ID\tSTATE\tLIVE\tUSABLE\tEXPIRES\tHOST\n'
 	first=1
 	while read -r l; do
 		pl_is_lease "$l" || continue
@@ -149,17 +285,27 @@ pl_list() {
 		live=missing
 		[ -z "$C_APP" ] || live=$(awk -F "$tab" -v a="$C_APP" '$1 == a { print $3; exit }' "$PL_TMP/inventory")
 		[ -n "$live" ] || live=missing
-		if [ "$json" = 1 ]; then
+		pl_verdict "$live"
+		expired=false
+		! pl_expired || expired=true
+		if [ -n "$OPT_json" ]; then
 			[ "$first" = 1 ] || printf ','
-			pj object lease_id="$l" slug="$C_SLUG" app_id="$C_APP" state="$C_STATE" recovery="$C_RECOVERY" \
-				live_status="$live" expires_at="$C_EXPIRES" gateway_host="$C_HOST" | tr -d '\n'
+			pl_jobject s:lease_id="$l" s:slug="$C_SLUG" s:app_id="$C_APP" s:state="$C_STATE" s:recovery="$C_RECOVERY" \
+				s:live_status="$live" b:usable="$([ "$PL_VERDICT" = usable ] && echo true)" b:keep="$C_KEEP" \
+				b:attested="$C_ATTESTED" n:expires_at="$C_EXPIRES" b:expired="$expired" s:gateway_host="$C_HOST" \
+				n:gateway_port="$C_PORT" | tr -d '\n'
 		else
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$l" "${C_SLUG:--}" "${C_APP:--}" "$C_STATE${C_RECOVERY:+/$C_RECOVERY}" \
-				"$live" "$C_EXPIRES" "${C_HOST:--}"
+			when=$(pl_when "$C_EXPIRES")
+			when=${when#*(}
+			when=${when%)}
+			[ "$C_KEEP" != true ] || when="kept ($when)"
+			[ "$PL_VERDICT" = usable ] && usable=yes || usable=no
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$l" "${C_SLUG:--}" "${C_APP:--}" "$C_STATE${C_RECOVERY:+/$C_RECOVERY}" \
+				"$live" "$usable" "$when" "${C_HOST:--}"
 		fi
 		first=0
 	done <"$PL_TMP/leases"
-	[ "$json" = 0 ] || printf ']\n'
+	[ -z "$OPT_json" ] || printf ']}\n'
 	# O2: ours-by-name CVMs without a claim are diagnostics only.
 	while IFS="$tab" read -r a n _; do
 		l=$(pl_lease_of_name "$n")
@@ -169,13 +315,14 @@ pl_list() {
 	done <"$PL_TMP/inventory"
 }
 
-# U1: usable only when ready, without recovery, attested when required; touch.
+# U1: usable only when ready, without recovery, attested when its claim
+# requires it (the choice made at acquire); then touched.
 pl_usable() {
 	lease=$(pl_resolve "$1")
 	claim_load "$lease" || pl_die 2 "claim $lease unreadable"
 	[ -z "$C_RECOVERY" ] || pl_die 4 "lease $lease has recovery=$C_RECOVERY; not usable (release it)"
 	[ "$C_STATE" = ready ] || pl_die 4 "lease $lease is $C_STATE, not ready"
-	[ "$CF_ATTEST" = 0 ] || [ "$C_ATTESTED" = true ] || pl_die 4 "lease $lease is not attested; not usable"
+	[ "$C_ATTEST_REQ" != true ] || [ "$C_ATTESTED" = true ] || pl_die 4 "lease $lease is not attested; not usable"
 	{ [ -n "$C_HOST" ] && [ -n "$C_PORT" ]; } || pl_die 5 "lease $lease has no gateway host"
 	# An expired lease is the sweep's, whenever it runs (keep=true is never swept).
 	if [ "$C_KEEP" != true ] && pl_is_uint "$C_EXPIRES" && [ "$(pl_now)" -gt "$C_EXPIRES" ]; then
@@ -193,13 +340,22 @@ pl_touch() {
 }
 
 pl_ssh() {
-	[ $# -ge 1 ] || pl_usage "ssh: LEASE required"
+	pl_getopts ssh '' 'LEASE [COMMAND...]' "$@"
+	shift "$PL_SHIFT"
+	pl_setup
 	pl_usable "$1"
 	shift
 	pl_ssh_set "$C_KEYDIR" "$C_HOST" "$C_PORT" yes "$C_LEASE"
 	[ $# -gt 0 ] || set -- -t
-	pl_cleanup_tmp
-	pl_ssh_run "$C_HOST" "$@"
+	if pl_ssh_run "$C_HOST" "$@"; then return 0; else rc=$?; fi
+	[ "$rc" -eq 255 ] || return "$rc"
+	# ssh itself failed: say so when the CVM is gone or not running (one get).
+	if pl_get "$C_APP"; then
+		[ "$G_STATUS" = running ] || pl_say "lease $C_LEASE: its CVM app_$C_APP is $G_STATUS"
+	elif [ $? -eq 3 ]; then
+		pl_die 4 "lease $C_LEASE: its CVM app_$C_APP no longer exists (deleted outside phala-lease); phala-lease release $C_LEASE removes the claim"
+	fi
+	return "$rc"
 }
 
 pl_ssh_config_one() {
@@ -213,28 +369,58 @@ pl_ssh_config_one() {
 	printf '  ProxyCommand %s\n\n' "$(pl_proxy_command "$C_HOST" "$C_PORT")"
 }
 
+# Every usable lease's Host block, one file to Include.
+pl_ssh_config_all() {
+	printf '# phala-lease ssh-config: the usable leases, kept current by phala-lease (Include this file)\n'
+	claim_leases >"$PL_TMP/leases.ssh"
+	while read -r l; do
+		pl_is_lease "$l" || continue
+		claim_load "$l" || continue
+		{ [ -z "$C_RECOVERY" ] && [ "$C_STATE" = ready ] && [ -n "$C_HOST" ]; } || continue
+		[ "$C_ATTEST_REQ" != true ] || [ "$C_ATTESTED" = true ] || continue
+		pl_ssh_config_one
+	done <"$PL_TMP/leases.ssh"
+}
+
+# The kept ssh_config ($XDG_STATE_HOME/phala-lease/ssh_config): rewritten
+# whole after every change to the usable leases (acquire, release, cleanup,
+# rollback), under a lock of its own, atomically (readers see the old file or
+# the new one). A failure is a warning: the lease itself is fine.
+pl_ssh_config_file() { printf '%s/ssh_config\n' "$(pl_state_dir)"; }
+pl_ssh_config_update() {
+	_sc=$(pl_ssh_config_file)
+	if ! command -v flock >/dev/null 2>&1; then pl_warn "flock not found: $_sc not updated"; return 0; fi
+	if ! (umask 077 && mkdir -p "$(dirname "$_sc")" && exec 9>>"$_sc.lock" && flock 9 &&
+		pl_ssh_config_all >"$_sc.tmp" && mv -f "$_sc.tmp" "$_sc") 2>"$PL_TMP/sshconf.err"; then
+		pl_warn "$_sc not updated: $(tr '\n' ' ' <"$PL_TMP/sshconf.err")"
+	fi
+	return 0
+}
+
 pl_ssh_config() {
+	pl_getopts ssh-config '--path' '[LEASE]' "$@"
+	shift "$PL_SHIFT"
+	pl_setup
+	if [ -n "$OPT_path" ]; then
+		[ $# -eq 0 ] || pl_usage_error --path "takes no LEASE"
+		pl_ssh_config_file
+		return 0
+	fi
 	if [ $# -eq 1 ]; then
 		pl_usable "$1"
 		pl_ssh_config_one
 		return 0
 	fi
-	[ $# -eq 0 ] || pl_usage "ssh-config: at most one LEASE"
-	printf '# phala-lease ssh-config: usable leases (Include this file)\n'
-	claim_leases >"$PL_TMP/leases"
-	while read -r l; do
-		pl_is_lease "$l" || continue
-		claim_load "$l" || continue
-		{ [ -z "$C_RECOVERY" ] && [ "$C_STATE" = ready ] && [ -n "$C_HOST" ]; } || continue
-		[ "$CF_ATTEST" = 0 ] || [ "$C_ATTESTED" = true ] || continue
-		pl_ssh_config_one
-	done <"$PL_TMP/leases"
+	pl_ssh_config_update
+	pl_ssh_config_all
 }
 
 pl_release() {
-	target=''
-	if [ "${1:-}" = --app-id ]; then target=${2:?}; shift 2; fi
-	[ $# -eq 1 ] || pl_usage "release: [--app-id ID] LEASE"
+	pl_getopts release '--app-id=' LEASE "$@"
+	shift "$PL_SHIFT"
+	pl_setup
+	target=$OPT_app_id
+	if [ -n "$target" ]; then pl_is_hex40 "${target#app_}" || pl_usage_error --app-id "'$target' is not an app id (40 hex)"; fi
 	id=${1#app_}
 	# D1/D2 with zero CLI calls: a lease id without a claim, an app id
 	# nobody claims.
@@ -250,13 +436,11 @@ pl_release() {
 
 # The sweep (§5).
 pl_cleanup() {
+	pl_getopts cleanup '--dry-run' '' "$@"
+	shift "$PL_SHIFT"
+	pl_setup
 	PL_DRY=0
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--dry-run) PL_DRY=1; shift ;;
-		*) pl_usage "cleanup: unknown argument '$1'" ;;
-		esac
-	done
+	[ -z "$OPT_dry_run" ] || PL_DRY=1
 	export PL_DRY
 	pl_whoami
 	pl_list_all
@@ -281,15 +465,8 @@ pl_cleanup() {
 				pl_search_name "$C_NAME" || pl_die "${PL_GATE_RC:-5}" "$PL_GATE_ERR"
 				if [ "$PL_MATCHES" -gt 1 ]; then skip "several CVMs named $C_NAME"; continue; fi
 				if [ "$PL_MATCHES" -eq 0 ]; then
-					if pl_probe_absent "$C_NAME"; then
-						if [ "$PL_DRY" = 1 ]; then printf 'would remove claim lease=%s reason=ambiguous-create-absent\n' "$l"
-						else
-							claim_remove
-							printf 'removed claim lease=%s reason=ambiguous-create-absent\n' "$l"
-						fi
-					else
+					pl_remove_unlisted "$l" "$C_NAME" ambiguous-create-absent ||
 						pl_warn "lease $l: no CVM named $C_NAME listed, but absence not proven; claim kept"
-					fi
 					continue
 				fi
 				if [ "$PL_DRY" = 1 ]; then printf 'would adopt app_id=%s lease=%s\n' "$PL_MATCH" "$l"
@@ -304,7 +481,7 @@ pl_cleanup() {
 		elif [ "$live" = stopped ] || [ "$live" = error ]; then reason=$live
 		elif ! pl_is_uint "$C_EXPIRES"; then skip "no expires_at"; pl_warn "lease $l has no expires_at; kept"; continue
 		elif [ "$C_STATE" = provisioning ] || [ "$C_STATE" = creating ]; then
-			[ "$now" -le $((C_EXPIRES + CF_PROV_MARGIN)) ] || reason=expired-provisioning
+			[ "$now" -le $((C_EXPIRES + CF_PROV_MARGIN)) ] || reason='expired-provisioning'
 		elif [ "$now" -gt "$C_EXPIRES" ]; then reason=expired
 		fi
 		if [ -z "$live" ]; then
@@ -340,23 +517,17 @@ pl_cleanup() {
 }
 
 pl_attest_verify() {
-	info='' quote='' app='' compose='' rd=''
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--info) info=${2:?}; shift 2 ;;
-		--quote) quote=${2:?}; shift 2 ;;
-		--app-id) app=${2:?}; shift 2 ;;
-		--compose) compose=${2:?}; shift 2 ;;
-		--report-data) rd=${2:?}; shift 2 ;;
-		--collateral) CF_COLLATERAL=${2:?}; shift 2 ;;
-		--reduced) CF_DCAP=reduced; shift ;;
-		*) pl_usage "attest-verify: unknown argument '$1'" ;;
-		esac
+	pl_getopts attest-verify '--info= --quote= --app-id= --compose= --report-data= --collateral= --reduced' '' "$@"
+	shift "$PL_SHIFT"
+	pl_setup no-claims
+	for o in info quote app_id compose report_data; do
+		eval "v=\$OPT_$o"
+		[ -n "$v" ] || pl_usage_error "--$(printf '%s' "$o" | tr _ -)" "required"
 	done
-	{ [ -n "$info" ] && [ -n "$quote" ] && [ -n "$app" ] && [ -n "$compose" ] && [ -n "$rd" ]; } ||
-		pl_usage "attest-verify: --info, --quote, --app-id, --compose and --report-data are required"
-	for f in "$info" "$quote" "$compose"; do [ -r "$f" ] || pl_die 4 "$f: not readable"; done
-	if pl_verify_evidence "$info" "$quote" "${app#app_}" "$compose" "$rd" >"$PL_TMP/v.out" 2>&1; then
+	[ -z "$OPT_collateral" ] || CF_COLLATERAL=$OPT_collateral
+	[ -z "$OPT_reduced" ] || CF_DCAP=reduced
+	for f in "$OPT_info" "$OPT_quote" "$OPT_compose"; do [ -r "$f" ] || pl_die 4 "$f: not readable"; done
+	if pl_verify_evidence "$OPT_info" "$OPT_quote" "${OPT_app_id#app_}" "$OPT_compose" "$OPT_report_data" >"$PL_TMP/v.out" 2>&1; then
 		cat "$PL_TMP/v.out"
 	else
 		sed "s/^verify: /$PL_TOOL: attestation: /" "$PL_TMP/v.out" >&2
@@ -366,42 +537,28 @@ pl_attest_verify() {
 
 pl_main() {
 	PL_T0=$(date +%s)
-	pl_config_load
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--phala) pl_config_set phala "${2:?}" --phala; shift 2 ;;
-		--node) pl_config_set node "${2:?}" --node; shift 2 ;;
-		-h | --help) printf '%s\n' "$PL_USAGE"; exit 0 ;;
-		-*) pl_usage "unknown option '$1'" ;;
-		*) break ;;
-		esac
-	done
-	[ $# -ge 1 ] || pl_usage "missing command"
-	cmd=$1; shift
-	PL_JSON=$(pl_tool phala-json) || pl_die 4 "phala-json not found"
-	PL_CLAIM=${PHALA_LEASE_CLAIM:-$(pl_tool phala-claim || true)}
-	[ -n "$PL_CLAIM" ] || [ "$cmd" = attest-verify ] || pl_die 4 "phala-claim not found"
-	pl_init_tmp
-	trap pl_cleanup_tmp EXIT
-	case $cmd in
-	doctor) pl_doctor "$@" ;;
-	acquire) pl_acquire "$@" ;;
-	run) pl_run "$@" ;;
-	status) pl_status "$@" ;;
-	list) pl_list "$@" ;;
-	ssh) pl_ssh "$@" ;;
-	ssh-config) pl_ssh_config "$@" ;;
-	release) pl_release "$@" ;;
-	cleanup) pl_cleanup "$@" ;;
-	attest-verify) pl_attest_verify "$@" ;;
-	__locked)
+	pl_getopts '' '--phala= --node= --version' '[COMMAND] [ARGS...]' "$@"
+	shift "$PL_SHIFT"
+	if [ -n "$OPT_version" ]; then printf '%s (phala-tools) %s\n' "$PL_TOOL" "$PL_VERSION"; exit 0; fi
+	[ $# -gt 0 ] || pl_usage_error COMMAND missing
+	PL_G_PHALA=$OPT_phala PL_G_NODE=$OPT_node
+	cmd=$1
+	shift
+	if [ "$cmd" = __locked ]; then
 		# Internal: the critical section run by "phala-claim lock".
-		[ "${1:-}" = destroy ] || pl_usage "internal command misuse"
+		[ "${1:-}" = destroy ] || pl_usage_error __locked "internal command misuse"
 		shift
+		pl_setup
 		PL_WHOAMI_OK=''
 		pl_whoami_env
-		pl_destroy "$@" ;;
-	*) pl_usage "unknown command '$cmd'" ;;
+		pl_destroy "$@"
+		return
+	fi
+	case " $PL_COMMANDS " in *" $cmd "*) ;; *) pl_usage_error "$cmd" "unknown command" ;; esac
+	case $cmd in
+	ssh-config) pl_ssh_config "$@" ;;
+	attest-verify) pl_attest_verify "$@" ;;
+	*) "pl_$cmd" "$@" ;;
 	esac
 }
 

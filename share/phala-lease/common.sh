@@ -43,17 +43,143 @@ pl_lease_of_name() {
 	if [ "$l" != "$1" ] && pl_is_lease "$l"; then printf '%s\n' "$l"; fi
 }
 
-# Durations: 90m, 2h, 300s or plain seconds.
+# Durations as people type them: plain seconds or number+unit groups in the
+# order d, h, m, s (300, 300s, 90m, 2h, 1d, 1h30m, 1d12h); at most 366 days.
+PL_DURATION_FORMS='300, 300s, 90m, 2h, 1d, 1h30m'
 pl_secs() {
-	case $1 in
-	*[!0-9smh]* | '') return 1 ;;
-	*h) v=${1%h}; m=3600 ;;
-	*m) v=${1%m}; m=60 ;;
-	*s) v=${1%s}; m=1 ;;
-	*) v=$1; m=1 ;;
-	esac
-	pl_is_uint "$v" || return 1
-	printf '%s\n' $((v * m))
+	_d=$1 _t=0 _units=dhms
+	case $_d in '' | *[!0-9dhms]* | [!0-9]*) return 1 ;; esac
+	pl_is_uint "$_d" && _d=${_d}s
+	while [ -n "$_d" ]; do
+		_n=${_d%%[dhms]*}
+		_d=${_d#"$_n"}
+		_u=${_d%"${_d#?}"}
+		_d=${_d#?}
+		# each unit once, larger first; at most 9 digits (no overflow)
+		case $_units in *"$_u"*) _units=${_units#*"$_u"} ;; *) return 1 ;; esac
+		{ [ -n "$_n" ] && [ ${#_n} -le 9 ]; } || return 1
+		while case $_n in 0?*) true ;; *) false ;; esac; do _n=${_n#0}; done
+		case $_u in d) _m=86400 ;; h) _m=3600 ;; m) _m=60 ;; s) _m=1 ;; esac
+		_t=$((_t + _n * _m))
+	done
+	[ "$_t" -le 31622400 ] || return 1
+	printf '%s\n' "$_t"
+}
+
+# pl_duration SRC VALUE MIN: seconds, or exit 2 naming SRC and the forms.
+pl_duration() {
+	_s=$(pl_secs "$2") || pl_die 2 "$1: '$2' is not a duration (forms: $PL_DURATION_FORMS; at most 366d)"
+	[ "$_s" -ge "$3" ] || pl_die 2 "$1: '$2' is too short (at least $(pl_human_secs "$3"))"
+	printf '%s\n' "$_s"
+}
+
+# 5400 -> 1h30m, 90 -> 1m30s, 0 -> 0s (for people).
+pl_human_secs() {
+	_h='' _r=$1
+	[ "$_r" -lt 86400 ] || { _h=$((_r / 86400))d; _r=$((_r % 86400)); }
+	[ "$_r" -lt 3600 ] || { _h=$_h$((_r / 3600))h; _r=$((_r % 3600)); }
+	[ "$_r" -lt 60 ] || { _h=$_h$((_r / 60))m; _r=$((_r % 60)); }
+	[ "$_r" -eq 0 ] && [ -n "$_h" ] || _h=$_h${_r}s
+	printf '%s\n' "$_h"
+}
+
+# An expiry for people: "2026-11-25 10:30Z (in 25m)" or "(expired 3m ago)".
+pl_when() {
+	case $1 in '' | *[!0-9]*) printf '%s\n' "${1:--}"; return 0 ;; esac
+	_now=$(pl_now)
+	_at=$(date -u -d "@$1" '+%Y-%m-%d %H:%MZ' 2>/dev/null) || _at=$1
+	if [ "$1" -gt "$_now" ]; then printf '%s (in %s)\n' "$_at" "$(pl_human_secs $(($1 - _now)))"
+	else printf '%s (expired %s ago)\n' "$_at" "$(pl_human_secs $((_now - $1)))"; fi
+}
+
+# ---- command lines ------------------------------------------------------------
+# One mechanism for the command line of every command (the global options,
+# doctor, acquire, status, ..., and any new command such as run):
+#
+#     pl_getopts CMD SPEC OPERANDS "$@"; shift "$PL_SHIFT"; pl_setup
+#
+# SPEC lists the options, space-separated: "--name" is a flag, "--name=" takes
+# a value (as the next word or --name=VALUE; empty, or a word starting with
+# "-", is refused), "-x|--name=" adds a short form. Each option sets
+# OPT_<name> (dashes as underscores): 1 for a flag, the value for the others,
+# empty when not given. -h/--help prints CMD's usage (pl_usage_text CMD) on
+# standard output and exits 0, whatever else is on the line. Parsing stops at
+# "--" or at the first operand, so that a remote command keeps its own
+# options. OPERANDS is the synopsis of what must remain ("LEASE", "[LEASE]",
+# "LEASE [COMMAND...]", ""): its unbracketed words are required, "..." allows
+# any number. Every error is one line on standard error, "phala-lease: WHAT:
+# why (see 'phala-lease CMD --help')", and exit 2. pl_setup then loads the
+# configuration (flags win over it: apply OPT_* after pl_setup), finds the
+# companion tools and makes the private temporary directory. A new command
+# adds its usage to pl_usage_text and its name to PL_COMMANDS (commands.sh);
+# acquire's options are PL_ACQUIRE_SPEC, applied by pl_acquire_options
+# (acquire.sh), for any command that acquires.
+
+PL_CMD=''
+pl_usage_error() {
+	printf "%s: %s: %s (see '%s --help')\n" "$PL_TOOL" "$1" "$2" "$PL_TOOL${PL_CMD:+ $PL_CMD}" >&2
+	exit 2
+}
+
+# PL_OV: the variable suffix of one SPEC entry ("-t|--type=" -> type).
+pl_opt_var() {
+	PL_OV=${1%=}
+	PL_OV=${PL_OV##*|}
+	PL_OV=${PL_OV#--}
+	while case $PL_OV in *-*) true ;; *) false ;; esac; do PL_OV=${PL_OV%%-*}_${PL_OV#*-}; done
+}
+
+pl_getopts() {
+	PL_CMD=$1 _go_spec=$2 _go_ops=$3
+	shift 3
+	_go_n=$#
+	for _go_o in $_go_spec; do pl_opt_var "$_go_o"; eval "OPT_$PL_OV=''"; done
+	# --help anywhere before "--" or the first operand wins.
+	for _go_a in "$@"; do
+		case $_go_a in -h | --help) pl_usage_text "$PL_CMD"; exit 0 ;; --) break ;; -?*) ;; *) break ;; esac
+	done
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--) shift; break ;;
+		-h | --help) pl_usage_text "$PL_CMD"; exit 0 ;;
+		--*=*) _go_name=${1%%=*} _go_val=${1#*=} _go_inline=1 ;;
+		-?*) _go_name=$1 _go_val='' _go_inline=0 ;;
+		*) break ;;
+		esac
+		_go_found=''
+		for _go_o in $_go_spec; do
+			case "|${_go_o%=}|" in *"|$_go_name|"*) _go_found=$_go_o; break ;; esac
+		done
+		[ -n "$_go_found" ] || pl_usage_error "$_go_name" "unknown option"
+		pl_opt_var "$_go_found"
+		case $_go_found in
+		*=)
+			if [ "$_go_inline" = 0 ]; then
+				case ${2-} in '' | -?*) pl_usage_error "$_go_name" "needs a value" ;; esac
+				_go_val=$2
+				shift
+			fi
+			[ -n "$_go_val" ] || pl_usage_error "$_go_name" "needs a value"
+			eval "OPT_$PL_OV=\$_go_val" ;;
+		*)
+			[ "$_go_inline" = 0 ] || pl_usage_error "$_go_name" "takes no value"
+			eval "OPT_$PL_OV=1" ;;
+		esac
+		shift
+	done
+	PL_SHIFT=$((_go_n - $#))
+	_go_need=0 _go_max=0
+	for _go_w in $_go_ops; do
+		case $_go_w in *...*) _go_max=-1 ;; \[*) [ "$_go_max" -lt 0 ] || _go_max=$((_go_max + 1)) ;;
+		*) _go_need=$((_go_need + 1)); [ "$_go_max" -lt 0 ] || _go_max=$((_go_max + 1)) ;; esac
+	done
+	if [ $# -lt "$_go_need" ]; then
+		# shellcheck disable=SC2086 # one word per operand of the synopsis
+		_go_missing=$(printf '%s\n' $_go_ops | sed -n "$(($# + 1))p")
+		pl_usage_error "$_go_missing" "missing"
+	fi
+	[ "$_go_max" -lt 0 ] || [ $# -le "$_go_max" ] ||
+		pl_usage_error "$(eval "printf '%s' \"\${$((_go_max + 1))}\"")" "unexpected argument"
 }
 
 # ---- configuration --------------------------------------------------------
@@ -68,7 +194,7 @@ pl_config_defaults() {
 	CF_IMAGES=$PL_SHARE/allowed-images CF_PRELAUNCH=$PL_SHARE/allowed-prelaunch
 	CF_PCCS='' CF_COLLATERAL='' CF_DCAP=online
 	CF_READY_TIMEOUT=900 CF_POLL=5 CF_SEARCH=30 CF_SSH_TRIES=30 CF_CLI_TIMEOUT=120
-	CF_PROXY_ARGS='' CF_SSH_USER=root
+	CF_PROXY_ARGS='' CF_SSH_USER=root CF_ATTEST_SRC=default
 }
 
 # Reads "key = value" lines (no shell evaluation). $2 = trusted|untrusted.
@@ -90,10 +216,12 @@ pl_config_file() {
 			*) pl_warn "config $f: '$k' is not accepted from a project file; ignored"; continue ;;
 			esac
 		fi
-		pl_config_set "$k" "$v" "config $f"
+		pl_config_set "$k" "$v" "config $f: $k"
 	done <"$f"
 }
 
+# pl_config_set KEY VALUE SRC: one setting; SRC names where it came from in
+# errors ("config FILE: ttl", "PHALA_LEASE_TTL", "--ttl").
 pl_config_set() {
 	k=$1 v=$2 src=$3
 	case $k in
@@ -103,43 +231,38 @@ pl_config_set() {
 	compose) CF_COMPOSE=$v ;;
 	instance_type) CF_TYPE=$v ;;
 	work_dir) CF_WORKDIR=$v ;;
-	attest) case $v in true | 1 | yes) CF_ATTEST=1 ;; false | 0 | no) CF_ATTEST=0 ;; *) pl_die 2 "$src: attest: not true/false" ;; esac ;;
-	ttl) CF_TTL=$(pl_secs "$v") || pl_die 2 "$src: ttl: bad duration '$v'" ;;
-	idle) CF_IDLE=$(pl_secs "$v") || pl_die 2 "$src: idle: bad duration '$v'" ;;
-	grace) CF_GRACE=$(pl_secs "$v") || pl_die 2 "$src: grace: bad duration '$v'" ;;
+	attest) case $v in true | 1 | yes) CF_ATTEST=1 ;; false | 0 | no) CF_ATTEST=0 ;; *) pl_die 2 "$src: '$v' is not true or false" ;; esac
+		CF_ATTEST_SRC=$src ;;
+	ttl) CF_TTL=$(pl_duration "$src" "$v" 60) || exit 2 ;;
+	idle) CF_IDLE=$(pl_duration "$src" "$v" 60) || exit 2 ;;
+	grace) CF_GRACE=$(pl_duration "$src" "$v" 0) || exit 2 ;;
 	allowed_images) CF_IMAGES=$v ;;
 	allowed_prelaunch) CF_PRELAUNCH=$v ;;
 	pccs) CF_PCCS=$v ;;
 	collateral) CF_COLLATERAL=$v ;;
-	dcap) case $v in online | reduced) CF_DCAP=$v ;; *) pl_die 2 "$src: dcap: online or reduced" ;; esac ;;
-	ready_timeout) CF_READY_TIMEOUT=$(pl_secs "$v") || pl_die 2 "$src: ready_timeout: bad duration" ;;
-	poll) CF_POLL=$(pl_secs "$v") || pl_die 2 "$src: poll: bad duration" ;;
-	search) CF_SEARCH=$(pl_secs "$v") || pl_die 2 "$src: search: bad duration" ;;
-	ssh_tries) pl_is_uint "$v" || pl_die 2 "$src: ssh_tries: not a number"; CF_SSH_TRIES=$v ;;
-	cli_timeout) CF_CLI_TIMEOUT=$(pl_secs "$v") || pl_die 2 "$src: cli_timeout: bad duration" ;;
+	dcap) case $v in online | reduced) CF_DCAP=$v ;; *) pl_die 2 "$src: '$v' is not online or reduced" ;; esac ;;
+	ready_timeout) CF_READY_TIMEOUT=$(pl_duration "$src" "$v" 1) || exit 2 ;;
+	poll) CF_POLL=$(pl_duration "$src" "$v" 0) || exit 2 ;;
+	search) CF_SEARCH=$(pl_duration "$src" "$v" 0) || exit 2 ;;
+	ssh_tries) { pl_is_uint "$v" && [ ${#v} -le 4 ] && [ "$v" -ge 1 ]; } || pl_die 2 "$src: '$v' is not a number from 1 to 9999"
+		CF_SSH_TRIES=$v ;;
+	cli_timeout) CF_CLI_TIMEOUT=$(pl_duration "$src" "$v" 1) || exit 2 ;;
 	proxy_args) CF_PROXY_ARGS=$v ;;
-	ssh_user) pl_is_user "$v" || pl_die 2 "$src: ssh_user: not a user name '$v'"; CF_SSH_USER=$v ;;
-	*) pl_die 2 "$src: unknown setting '$k'" ;;
+	ssh_user) pl_is_user "$v" || pl_die 2 "$src: '$v' is not a user name"; CF_SSH_USER=$v ;;
+	*) pl_die 2 "$src: unknown setting" ;;
 	esac
 }
 
 pl_config_env() {
-	[ -z "${PHALA_LEASE_PHALA:-}" ] || pl_config_set phala "$PHALA_LEASE_PHALA" env
+	for _ce in phala:PHALA_LEASE_PHALA node:PHALA_LEASE_NODE compose:PHALA_LEASE_COMPOSE \
+		instance_type:PHALA_LEASE_TYPE attest:PHALA_LEASE_ATTEST ttl:PHALA_LEASE_TTL idle:PHALA_LEASE_IDLE \
+		grace:PHALA_LEASE_GRACE poll:PHALA_LEASE_POLL search:PHALA_LEASE_SEARCH \
+		ready_timeout:PHALA_LEASE_READY_TIMEOUT ssh_tries:PHALA_LEASE_SSH_TRIES \
+		cli_timeout:PHALA_LEASE_CLI_TIMEOUT proxy_args:PHALA_LEASE_PROXY_ARGS ssh_user:PHALA_LEASE_SSH_USER; do
+		eval "_cv=\${${_ce#*:}:-}"
+		[ -z "$_cv" ] || pl_config_set "${_ce%%:*}" "$_cv" "${_ce#*:}"
+	done
 	[ -z "${PHALA_CLOUD_API_PREFIX:-}" ] || CF_API=$PHALA_CLOUD_API_PREFIX
-	[ -z "${PHALA_LEASE_NODE:-}" ] || pl_config_set node "$PHALA_LEASE_NODE" env
-	[ -z "${PHALA_LEASE_COMPOSE:-}" ] || CF_COMPOSE=$PHALA_LEASE_COMPOSE
-	[ -z "${PHALA_LEASE_TYPE:-}" ] || CF_TYPE=$PHALA_LEASE_TYPE
-	[ -z "${PHALA_LEASE_ATTEST:-}" ] || pl_config_set attest "$PHALA_LEASE_ATTEST" env
-	[ -z "${PHALA_LEASE_TTL:-}" ] || pl_config_set ttl "$PHALA_LEASE_TTL" env
-	[ -z "${PHALA_LEASE_IDLE:-}" ] || pl_config_set idle "$PHALA_LEASE_IDLE" env
-	[ -z "${PHALA_LEASE_GRACE:-}" ] || pl_config_set grace "$PHALA_LEASE_GRACE" env
-	[ -z "${PHALA_LEASE_POLL:-}" ] || pl_config_set poll "$PHALA_LEASE_POLL" env
-	[ -z "${PHALA_LEASE_SEARCH:-}" ] || pl_config_set search "$PHALA_LEASE_SEARCH" env
-	[ -z "${PHALA_LEASE_READY_TIMEOUT:-}" ] || pl_config_set ready_timeout "$PHALA_LEASE_READY_TIMEOUT" env
-	[ -z "${PHALA_LEASE_SSH_TRIES:-}" ] || pl_config_set ssh_tries "$PHALA_LEASE_SSH_TRIES" env
-	[ -z "${PHALA_LEASE_CLI_TIMEOUT:-}" ] || pl_config_set cli_timeout "$PHALA_LEASE_CLI_TIMEOUT" env
-	[ -z "${PHALA_LEASE_PROXY_ARGS:-}" ] || CF_PROXY_ARGS=$PHALA_LEASE_PROXY_ARGS
-	[ -z "${PHALA_LEASE_SSH_USER:-}" ] || pl_config_set ssh_user "$PHALA_LEASE_SSH_USER" env
 	return 0
 }
 
@@ -170,7 +293,9 @@ pl_config_check() {
 	if [ -n "$CF_COMPOSE" ]; then
 		case $CF_COMPOSE in *://*) pl_die 2 "compose '$CF_COMPOSE': a local file, not a URL" ;; esac
 		case /$CF_COMPOSE/ in */../*) pl_die 2 "compose '$CF_COMPOSE': must not contain '..'" ;; esac
-		[ -f "$CF_COMPOSE" ] || pl_die 2 "compose '$CF_COMPOSE': no such file"
+		if [ -d "$CF_COMPOSE" ]; then pl_die 2 "compose '$CF_COMPOSE': a directory, not a compose file"
+		elif [ ! -e "$CF_COMPOSE" ]; then pl_die 2 "compose '$CF_COMPOSE': no such file"
+		elif [ ! -f "$CF_COMPOSE" ] || [ ! -r "$CF_COMPOSE" ]; then pl_die 2 "compose '$CF_COMPOSE': not a readable file"; fi
 	fi
 	[ -z "$CF_NODE" ] || pl_is_uint "$CF_NODE" || pl_die 2 "node '$CF_NODE': must be numeric"
 }
@@ -179,6 +304,8 @@ pl_config_check() {
 
 pl_state_dir() { printf '%s\n' "${XDG_STATE_HOME:-$HOME/.local/state}/phala-lease"; }
 pl_lease_dir() { printf '%s/leases/%s\n' "$(pl_state_dir)" "$1"; }
+# The claim ledger's directory, as phala-claim finds it.
+pl_claims_dir() { printf '%s\n' "${PHALA_CLAIMS_DIR:-$(pl_state_dir)/claims}"; }
 
 # A tool named by trusted env (PHALA_LEASE_PROXY, PHALA_LEASE_DCAP_VERIFY,
 # PHALA_LEASE_COLLATERAL_FETCH), else a sibling (same bin/ as this script),
@@ -196,22 +323,85 @@ pl_tool() {
 	else return 1; fi
 }
 
+# After a command's options are parsed (pl_getopts): the configuration and
+# the global flags (--phala, --node), the companion tools, the private
+# temporary directory. "no-claims": the command needs no claim ledger.
+pl_setup() {
+	pl_config_load
+	[ -z "${PL_G_PHALA:-}" ] || pl_config_set phala "$PL_G_PHALA" --phala
+	[ -z "${PL_G_NODE:-}" ] || pl_config_set node "$PL_G_NODE" --node
+	PL_JSON=$(pl_tool phala-json) || pl_die 4 "phala-json not found (install phala-tools)"
+	PL_CLAIM=${PHALA_LEASE_CLAIM:-$(pl_tool phala-claim || true)}
+	[ -n "$PL_CLAIM" ] || [ "${1:-}" = no-claims ] || pl_die 4 "phala-claim not found (install phala-tools)"
+	pl_init_tmp
+}
+
+# The private temporary directory (CLI answers, claim copies: the whoami
+# answer names the account) goes on every way out: exit, error, interrupt,
+# a closed output pipe, a hang-up. The traps are set before it exists.
 pl_init_tmp() {
+	trap pl_exit EXIT
+	trap 'pl_signalled 129' HUP
+	trap 'pl_signalled 130' INT
+	trap 'pl_signalled 141' PIPE
+	trap 'pl_signalled 143' TERM
 	PL_TMP=$(mktemp -d "${TMPDIR:-/tmp}/phala-lease.XXXXXX") || pl_die 4 "cannot create a temporary directory"
 	mkdir -m 700 "$PL_TMP/cwd" "$PL_TMP/io" || pl_die 4 "cannot create $PL_TMP"
 	PL_CALL=0
 }
-pl_cleanup_tmp() { [ -z "${PL_TMP:-}" ] || rm -rf "$PL_TMP"; }
+pl_signalled() { exit "$1"; }
+pl_cleanup_tmp() { [ -z "${PL_TMP:-}" ] || rm -rf "$PL_TMP"; PL_TMP=''; }
+
+# EXIT: an acquire cut short between its intent claim and its end rolls back
+# first (in a subshell: its own exit must not skip the cleanup), then the
+# temporary directory goes.
+pl_exit() {
+	rc=$?
+	if [ "${PL_ACQUIRING:-0}" = 1 ] && [ "${PL_ROLLING:-0}" = 0 ]; then
+		why=aborted
+		[ "${PL_INTERRUPTED:-0}" = 0 ] || why=interrupted
+		(pl_rollback "$why" 0) && rc=0 || rc=$?
+		PL_ACQUIRING=0
+	fi
+	pl_cleanup_tmp
+	exit "$rc"
+}
 
 # JSON through phala-json (never grep/sed).
 pj() { "$PL_JSON" "$@"; }
 
-# ---- the phala CLI -----------------------------------------------------------
-# run_phala ARGS...: runs the CLI in the private empty directory, stdin from
-# /dev/null, no DEBUG, update check off, under a timeout, in its own session
-# (a terminal interrupt must not reach it: it exits 0 when signalled, D9).
-# Sets PL_OUT/PL_ERR (files) and PL_RC.
+# One JSON object with typed members, each argument TYPE:KEY=VALUE: s a
+# string (null when empty), n a number (null when not one), b a boolean
+# (true for "true" or 1), j raw JSON. The types are those of phala-lease(1),
+# JSON OUTPUT.
+pl_jobject() {
+	_jn=$#
+	for _ja in "$@"; do
+		_jt=${_ja%%:*} _jkv=${_ja#*:}
+		_jk=${_jkv%%=*} _jv=${_jkv#*=}
+		case $_jt in
+		s) if [ -n "$_jv" ]; then set -- "$@" "$_jk=$_jv"; else set -- "$@" "$_jk:=null"; fi ;;
+		n) if pl_is_uint "$_jv"; then set -- "$@" "$_jk:=$_jv"; else set -- "$@" "$_jk:=null"; fi ;;
+		b) if [ "$_jv" = true ] || [ "$_jv" = 1 ]; then set -- "$@" "$_jk:=true"; else set -- "$@" "$_jk:=false"; fi ;;
+		j) set -- "$@" "$_jk:=$_jv" ;;
+		*) pl_die 4 "internal: pl_jobject $_ja" ;;
+		esac
+	done
+	shift "$_jn"
+	pj object "$@"
+}
+
+# The phala CLI this suite is tested with (t/sim/phala-cli/package.json).
+PL_PHALA_PINNED=1.1.18
+pl_phala_found() {
+	[ -z "${PL_PHALA_OK:-}" ] || return 0
+	case $CF_PHALA in */*) [ -f "$CF_PHALA" ] && [ -x "$CF_PHALA" ] ;; *) command -v "$CF_PHALA" >/dev/null 2>&1 ;; esac ||
+		pl_die 4 "the phala CLI '$CF_PHALA' is not installed or not executable; install the version this suite is tested with: npm install -g phala@$PL_PHALA_PINNED (or name it with --phala, PHALA_LEASE_PHALA or phala = in the config)"
+	PL_PHALA_OK=1
+}
+
 run_phala() {
+	pl_phala_found
 	PL_CALL=$((PL_CALL + 1))
 	PL_OUT=$PL_TMP/io/$PL_CALL.out
 	PL_ERR=$PL_TMP/io/$PL_CALL.err
@@ -252,6 +442,7 @@ pl_whoami() {
 	[ -n "$PL_SCOPE_WS" ] || pl_die 5 "phala whoami: no workspace"
 	PL_SCOPE_NODE=$CF_NODE
 	PL_WHOAMI_OK=1
+	rm -f "$PL_OUT" "$PL_ERR" # it names the account (e-mail)
 	PL_EXPORT_API=$PL_SCOPE_API PL_EXPORT_WS=$PL_SCOPE_WS PL_EXPORT_NODE=$PL_SCOPE_NODE
 	export PL_EXPORT_API PL_EXPORT_WS PL_EXPORT_NODE
 }
@@ -272,11 +463,14 @@ claim_load() {
 		read -r C_STATE; read -r C_RECOVERY; read -r C_KEEP; read -r C_REV
 		read -r C_CREATED; read -r C_TTL; read -r C_IDLE; read -r C_TOUCHED; read -r C_EXPIRES
 		read -r C_HOST; read -r C_PORT; read -r C_ATTESTED; read -r C_API; read -r C_WS; read -r C_NODE
-		read -r C_KEYDIR; read -r C_KNOWN
+		read -r C_KEYDIR; read -r C_KNOWN; read -r C_ATTEST_REQ
 	} <<EOF
 $(pj get "$f" lease_id name slug app_id vm_uuid state recovery keep revision created_at ttl_secs idle_secs \
-	last_touched_at expires_at gateway_host gateway_port attested scope_api scope_workspace scope_node key_dir known_hosts)
+	last_touched_at expires_at gateway_host gateway_port attested scope_api scope_workspace scope_node key_dir known_hosts \
+	attest_required)
 EOF
+	# Claims written before attest_required existed: attestation required.
+	[ -n "$C_ATTEST_REQ" ] || C_ATTEST_REQ=true
 	if [ "$C_ID" != "$1" ]; then
 		pl_say "claim $1: lease_id '$C_ID' does not match its file; refused"
 		return 2
@@ -304,11 +498,13 @@ claim_cas() {
 	pl_die "$rc" "$msg"
 }
 
-# Removes the claim (CAS), then the per-lease key dir (only after the claim).
+# Removes the claim (CAS), then the per-lease key dir (only after the claim),
+# then the lease's block from the kept ssh_config.
 claim_remove() {
 	claim rm "$C_LEASE" --if-revision "$C_REV" >/dev/null 2>"$PL_TMP/cas.err" ||
 		pl_die 2 "claim $C_LEASE changed; retry ($(tr '\n' ' ' <"$PL_TMP/cas.err"))"
 	rm -rf "$(pl_lease_dir "$C_LEASE")"
+	pl_ssh_config_update
 }
 
 # Leases of all readable claims, one per line (unreadable ones reported).

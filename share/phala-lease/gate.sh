@@ -91,9 +91,14 @@ pl_destroy() {
 	[ "$C_NAME" = "$name" ] || pl_die 4 "claim $lease: name '$C_NAME' is not $name; refused"
 	[ -n "${PL_WHOAMI_OK:-}" ] || pl_whoami
 	claim_in_scope || pl_die 4 "no local claim for lease $lease in this scope (claim: $C_API $C_WS ${C_NODE:-no node})"
-	# D3: no app id recorded: exactly one exact-name match or refuse.
+	# D3: no app id recorded: exactly one exact-name match or refuse; a
+	# release of an ambiguous create with none finishes it (below).
 	if [ -z "$C_APP" ]; then
 		pl_search_name "$name" || pl_die "${PL_GATE_RC:-5}" "$PL_GATE_ERR"
+		if [ "$PL_MATCHES" -eq 0 ] && [ "$mode" = release ] &&
+			{ [ "$C_RECOVERY" = ambiguous-create ] || { [ "$C_STATE" = creating ] && [ -z "$C_RECOVERY" ]; }; }; then
+			pl_finish_ambiguous "$lease" "$name" && return 0
+		fi
 		[ "$PL_MATCHES" -eq 1 ] || pl_die 4 "lease $lease: $PL_MATCHES CVMs named $name; refused, claim kept"
 		[ "${PL_DRY:-0}" = 1 ] || claim_cas app_id="$PL_MATCH"
 		C_APP=$PL_MATCH
@@ -143,6 +148,43 @@ pl_destroy() {
 		pl_die 5 "CVM app_$C_APP deleted but its absence is not confirmed; claim kept at releasing (run release again)"
 	claim_remove
 	printf 'destroy app_id=%s lease=%s reason=%s\n' "$C_APP" "$lease" "${PL_REASON:-$mode}"
+}
+
+# pl_remove_unlisted LEASE NAME REASON: the sweep's proof (§5) for a claim
+# without an app id whose name no CVM in the list carries (the caller
+# searched): the API answering HTTP 404 for the name. On proof the loaded
+# claim is removed (or, with --dry-run, would be). 1: not proven.
+pl_remove_unlisted() {
+	pl_probe_absent "$2" || return 1
+	if [ "${PL_DRY:-0}" = 1 ]; then
+		printf 'would remove claim lease=%s reason=%s\n' "$1" "$3"
+	else
+		claim_remove
+		printf 'removed claim lease=%s reason=%s\n' "$1" "$3"
+	fi
+}
+
+# Release of an ambiguous create that no CVM carries the name of (D3 with
+# no match). Until the grace period after the deploy has passed the server
+# may still be creating it, so the name is watched until then (a match is
+# adopted and destroyed through the rest of the gate: returns 1 with
+# PL_MATCHES 1); after it, no match and the sweep's proof remove the claim
+# (returns 0); no proof: exit 5, claim kept.
+pl_finish_ambiguous() {
+	lease=$1 name=$2
+	pl_is_uint "$C_CREATED" || pl_die 4 "lease $lease: its claim has no created_at; refused, claim kept"
+	left=$((C_CREATED + CF_GRACE - $(pl_now)))
+	if [ "$left" -gt 0 ]; then
+		pl_say "lease $lease: ambiguous create, no CVM named $name yet; watching for $(pl_human_secs "$left") (the grace period after the deploy) before proving it absent"
+		t_end=$(($(date +%s) + left))
+		while [ "$PL_MATCHES" -eq 0 ] && [ "$(date +%s)" -lt "$t_end" ]; do
+			sleep "$([ "$CF_POLL" -gt 0 ] && echo "$CF_POLL" || echo 1)"
+			pl_search_name "$name" || pl_die "${PL_GATE_RC:-5}" "$PL_GATE_ERR; claim kept"
+		done
+		[ "$PL_MATCHES" -eq 0 ] || return 1
+	fi
+	pl_remove_unlisted "$lease" "$name" ambiguous-create-absent && return 0
+	pl_die 5 "lease $lease: no CVM named $name is listed, but the API does not answer 404 for the name; absence not proven, claim kept (release again later)"
 }
 
 # pl_search_name NAME: one `cvms list --search`; PL_MATCHES, PL_MATCH (appId of
