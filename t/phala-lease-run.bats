@@ -360,9 +360,13 @@ d" ]
 		assert_output --regexp '^phala-lease: [^ ]+: '
 	done
 	run L run --bogus -- true
-	assert_line --index 0 "phala-lease: --bogus: unknown option"
+	assert_line --index 0 "phala-lease: --bogus: unknown option (see 'phala-lease run --help')"
 	run L run --lease "$L0" --ttl 1h -- true
-	assert_line --index 0 "phala-lease: --lease: not with acquire options: '--ttl' '1h'"
+	assert_line --index 0 --partial "phala-lease: --lease: not with acquire options: --ttl"
+	# Repeatable options keep every value; acquire's -t is --type here, -t the terminal.
+	run L run --lease "$L0" --type tdx.small -- true
+	assert_failure 2
+	assert_output --partial "phala-lease: --lease: not with acquire options: --type"
 	run --separate-stderr L run --help
 	assert_success
 	assert_line --index 0 --partial "usage: phala-lease run "

@@ -37,6 +37,27 @@ usage: phala-lease acquire [--ttl D] [--idle D] [--keep] [--slug S] [-t TYPE]
   --no-attest    no attestation gate; recorded in the claim, use then needs none
   --json         the result as one JSON object
 EOT
+	run) cat <<EOT ;;
+usage: phala-lease run [ACQUIRE OPTIONS | --lease LEASE] [--sync DIR] [--exclude P]
+         [--env NAME[=VALUE]] [--fetch REMOTE[:DIR]] [--summary FILE] [-t|-T] [-q]
+         [--] COMMAND [ARG...]
+  the whole job: a lease, a work root on the guest, the sync, COMMAND (its
+  arguments exactly, no shell), the fetch, the release; exits with COMMAND's status
+  --ttl D --idle D --keep --slug S --type T -c F --node N --no-attest
+                 acquire's options (-t is --type's short form only for acquire)
+  --lease LEASE  use this usable lease (id, app id or slug); never released by run
+  --sync DIR     the directory to send (default .); in a git work tree what
+                 git ls-files --cached --others --exclude-standard lists
+  --exclude P    an rsync exclude pattern, a directory with its contents (repeatable)
+  --env NAME[=VALUE]  a variable for COMMAND, its value from this environment or
+                 given (repeatable; values go over ssh's stdin, never in an argv)
+  --fetch REMOTE[:DIR]  copy REMOTE (relative to the work root) into DIR (default .)
+                 after COMMAND, also when it failed (repeatable; missing: a warning)
+  --summary FILE one JSON object about the job, written atomically, also on failure
+  -t, --tty      force a terminal (default: one only when stdin and stdout are terminals)
+  -T, --no-tty   no terminal
+  -q, --quiet    no progress lines (errors and warnings still on stderr)
+EOT
 	status) cat <<'EOT' ;;
 usage: phala-lease status [--json] [--wait] LEASE
   the claim and the live CVM status (read-only); exit 0 usable or on its way,

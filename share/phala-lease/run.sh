@@ -1,28 +1,14 @@
-# shellcheck shell=sh disable=SC2034,SC2153 # variables shared by the sourced helpers
+# shellcheck shell=sh disable=SC2034,SC2153,SC2154 # variables shared by the sourced helpers; OPT_* set by pl_getopts
 # run: the whole job in one command (issue 12) - a lease (acquired through
 # acquire's own code path, or an existing usable one), a per-lease work root
 # in the guest's volatile area, the sync of the project, the command with
 # its exact exit status and untouched output, the fetch of results, and the
 # release of a lease run acquired, on the non-cancellable path.
 
-PL_RUN_USAGE='usage: phala-lease run [ACQUIRE OPTIONS | --lease LEASE] [RUN OPTIONS] [--] COMMAND [ARG...]
-  acquire options: --ttl D --idle D --keep --slug S --type TYPE -c COMPOSE --node N --no-attest
-  --lease LEASE          use this usable lease (id, app id or slug); never released by run
-  --sync DIR             the directory to send (default: the current one); in a git work tree,
-                         what git ls-files --cached --others --exclude-standard lists
-  --exclude PATTERN      an rsync exclude pattern (repeatable)
-  --env NAME[=VALUE]     pass a variable to the command, its value from this environment
-                         or given (repeatable; values travel over ssh stdin, never in argv)
-  --fetch REMOTE[:DIR]   copy REMOTE (relative to the work root) into DIR (default .) after
-                         the command, also when it failed (repeatable; missing: a warning)
-  --summary FILE         one JSON object about the job, written atomically, also on failure
-  -t, -T                 force a terminal / no terminal (default: a terminal only when both
-                         stdin and stdout are terminals)
-  -q, --quiet            no progress lines (errors and warnings still go to stderr)
-COMMAND runs with its arguments exactly as given (no shell: use sh -c for shell syntax) in
-WORK_DIR/LEASE on the guest (work_dir, default /var/volatile/phala-lease). Exit status: the
-command'"'"'s (0-255, 128+N when killed by signal N); 130/143 when interrupted; a failure of
-run itself: the lease exit classes, with the phase named on stderr.'
+# run's options (pl_getopts): its own, then acquire's, whose -t is run's
+# terminal switch here (--type stays).
+PL_RUN_SPEC="--lease= --sync= --exclude=+ --env=+ --fetch=+ --summary= -t|--tty -T|--no-tty -q|--quiet
+	$(printf '%s' "$PL_ACQUIRE_SPEC" | sed 's/-t|--type=/--type=/')"
 
 # Guest programs run needs beyond a POSIX shell (checked before the sync).
 PL_RUN_GUEST_TOOLS='rsync python3'
@@ -42,17 +28,6 @@ pl_ms() {
 	printf '%s\n' "$m"
 }
 pl_secs_of_ms() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
-
-pl_run_usage() {
-	pl_say "$1: $2"
-	printf '%s\n' "$PL_RUN_USAGE" | head -n 1 >&2
-	exit 2
-}
-
-# The value of an option, or a usage error.
-pl_run_arg() {
-	{ [ $# -ge 2 ] && [ -n "$2" ]; } || pl_run_usage "$1" "needs a value"
-}
 
 pl_run_step() { [ "$PL_RUN_QUIET" = 1 ] || pl_step "run: $*"; }
 
@@ -107,47 +82,41 @@ pl_run_wait() {
 }
 
 pl_run() {
-	PL_RUN_LEASE='' PL_RUN_SYNC=. PL_RUN_SUMMARY='' PL_RUN_TTY=auto PL_RUN_QUIET=0
-	PL_RUN_NEXCL=0 PL_RUN_NFETCH=0 PL_RUN_NENV=0 PL_RUN_KEEP=false acq=''
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--) shift; break ;;
-		-h | --help) printf '%s\n' "$PL_RUN_USAGE"; exit 0 ;;
-		--lease) pl_run_arg "$@"; PL_RUN_LEASE=$2; shift 2 ;;
-		--sync)
-			pl_run_arg "$@"
-			[ -d "$2" ] || pl_run_usage "$1" "$2: not a directory"
-			PL_RUN_SYNC=$2; shift 2 ;;
-		--exclude)
-			pl_run_arg "$@"
-			PL_RUN_NEXCL=$((PL_RUN_NEXCL + 1)); eval "PL_RUN_EXCL_$PL_RUN_NEXCL=\$2"; shift 2 ;;
-		--fetch)
-			pl_run_arg "$@"
-			r=${2%%:*} d=.
-			[ "$r" = "$2" ] || d=${2#*:}
-			{ [ -n "$r" ] && [ -n "$d" ]; } || pl_run_usage "$1" "'$2': REMOTE_PATH[:LOCAL_DIR]"
-			PL_RUN_NFETCH=$((PL_RUN_NFETCH + 1))
-			eval "PL_RUN_FETCH_R_$PL_RUN_NFETCH=\$r PL_RUN_FETCH_D_$PL_RUN_NFETCH=\$d"
-			shift 2 ;;
-		--env) pl_run_arg "$@"; pl_run_env "$2"; shift 2 ;;
-		--summary) pl_run_arg "$@"; PL_RUN_SUMMARY=$2; shift 2 ;;
-		-t) PL_RUN_TTY=yes; shift ;;
-		-T) PL_RUN_TTY=no; shift ;;
-		-q | --quiet) PL_RUN_QUIET=1; shift ;;
-		--ttl | --idle | --slug | --type | -c | --compose | --node)
-			pl_run_arg "$@"
-			acq="$acq $(pl_sh_quote "$1") $(pl_sh_quote "$2")"; shift 2 ;;
-		--keep) PL_RUN_KEEP=true acq="$acq --keep"; shift ;;
-		--no-attest) acq="$acq --no-attest"; shift ;;
-		--json) pl_run_usage "$1" "stdout is the command's; use --summary FILE" ;;
-		-*) pl_run_usage "$1" "unknown option" ;;
-		*) break ;;
-		esac
+	pl_getopts run "$PL_RUN_SPEC" 'COMMAND [ARG...]' "$@"
+	shift "$PL_SHIFT"
+	[ -z "$OPT_json" ] || pl_usage_error --json "stdout is the command's; use --summary FILE"
+	acq=''
+	for o in ttl idle keep slug type node compose no_attest; do
+		eval "[ -z \"\$OPT_$o\" ]" || acq="$acq --$(printf '%s' "$o" | tr _ -)"
 	done
-	[ $# -gt 0 ] || pl_run_usage COMMAND "missing (phala-lease run [OPTIONS] -- COMMAND [ARG...])"
-	[ -z "$PL_RUN_LEASE" ] || [ -z "$acq" ] || pl_run_usage --lease "not with acquire options:$acq"
+	PL_RUN_LEASE=$OPT_lease PL_RUN_SYNC=${OPT_sync:-.} PL_RUN_SUMMARY=$OPT_summary PL_RUN_QUIET=${OPT_quiet:-0}
+	[ -z "$PL_RUN_LEASE" ] || [ -z "$acq" ] || pl_usage_error --lease "not with acquire options:$acq"
+	[ -d "$PL_RUN_SYNC" ] || pl_usage_error --sync "$PL_RUN_SYNC: not a directory"
+	PL_RUN_TTY=auto
+	[ -z "$OPT_tty" ] || PL_RUN_TTY=yes
+	[ -z "$OPT_no_tty" ] || PL_RUN_TTY=no
+	PL_RUN_KEEP=false
+	[ -z "$OPT_keep" ] || PL_RUN_KEEP=true
+	PL_RUN_NFETCH=0
+	i=1
+	while [ "$i" -le "$OPT_fetch" ]; do
+		eval "f=\$OPT_fetch_$i"
+		r=${f%%:*} d=.
+		[ "$r" = "$f" ] || d=${f#*:}
+		{ [ -n "$r" ] && [ -n "$d" ]; } || pl_usage_error --fetch "'$f': REMOTE_PATH[:LOCAL_DIR]"
+		PL_RUN_NFETCH=$i
+		eval "PL_RUN_FETCH_R_$i=\$r PL_RUN_FETCH_D_$i=\$d"
+		i=$((i + 1))
+	done
+	PL_RUN_NENV=0
+	i=1
+	while [ "$i" -le "$OPT_env" ]; do
+		eval "pl_run_env \"\$OPT_env_$i\""
+		i=$((i + 1))
+	done
+	pl_setup
 	case ${PL_TMP:-} in *"'"*) pl_die 4 "run: temporary directory $PL_TMP: a quote in its path" ;; esac
-	pl_config_check
+	if [ -n "$PL_RUN_LEASE" ]; then pl_config_check; else pl_acquire_options; fi
 
 	PL_RUN_PHASES='' PL_RUN_PHASE='' PL_RUN_DONE_PHASE='' PL_RUN_FAILED='' PL_RUN_SIGNAL='' PL_RUN_RC=''
 	PL_RUN_L='' PL_RUN_APP='' PL_RUN_ACQUIRED=false PL_RUN_RELEASED=false PL_RUN_FETCHED='' PL_RUN_TOUCHER=''
@@ -163,7 +132,7 @@ pl_run() {
 		PL_RUN_L=$C_LEASE
 		how="$PL_RUN_L in use"
 	else
-		eval "pl_run_acquire $acq"
+		pl_run_acquire
 		how="$PL_RUN_L acquired"
 	fi
 	claim_load "$PL_RUN_L" || pl_run_fail 2 "claim $PL_RUN_L unreadable"
@@ -202,11 +171,11 @@ pl_run() {
 pl_run_env() {
 	n=${1%%=*}
 	case $n in
-	'' | [0-9]* | *[!A-Za-z0-9_]*) pl_run_usage --env "'$n': not a variable name" ;;
+	'' | [0-9]* | *[!A-Za-z0-9_]*) pl_usage_error --env "'$n': not a variable name" ;;
 	esac
 	if [ "$n" = "$1" ]; then
 		# printenv, not eval: the environment, never a variable of this script.
-		v=$(printenv "$n" && echo .) || pl_run_usage --env "$n: not set in the environment"
+		v=$(printenv "$n" && echo .) || pl_usage_error --env "$n: not set in the environment"
 		v=${v%.}; v=${v%?}
 	else
 		v=${1#*=}
@@ -223,9 +192,9 @@ pl_run_acquire() {
 	lf=$PL_TMP/acquire.lease err=$PL_TMP/acquire.err
 	: >"$lf"
 	if [ "$PL_RUN_QUIET" = 1 ]; then
-		pl_run_acquire_child "$lf" "$@" >"$PL_TMP/acquire.json" 2>"$err" &
+		pl_run_acquire_child "$lf" >"$PL_TMP/acquire.json" 2>"$err" &
 	else
-		pl_run_acquire_child "$lf" "$@" >"$PL_TMP/acquire.json" &
+		pl_run_acquire_child "$lf" >"$PL_TMP/acquire.json" &
 	fi
 	pid=$! fwd=0
 	until pl_run_wait "$pid"; do
@@ -249,14 +218,15 @@ pl_run_acquire() {
 	[ "$l" = "$PL_RUN_L" ] || pl_run_fail 5 "acquire answered lease '$l', its intent claim was '$PL_RUN_L'"
 }
 
-# In the background child: a temporary directory of its own (acquire's exit
-# guard removes it), the lease id written once the intent claim is.
+# In the background child: a temporary directory and traps of its own
+# (acquire's exit guard rolls back and removes it), acquire's steps with the
+# options pl_acquire_options applied, the lease id written once the intent
+# claim is, the result as JSON.
 pl_run_acquire_child() {
-	PL_ACQUIRE_LEASE_FILE=$1
-	shift
+	PL_ACQUIRE_LEASE_FILE=$1 PL_AJSON=1
 	pl_init_tmp
-	trap pl_cleanup_tmp EXIT
-	pl_acquire --json "$@"
+	pl_acquire_lease
+	pl_acquire_result
 }
 
 # An ssh command for rsync -e and the background command: ssh with the
@@ -327,11 +297,11 @@ pl_run_sync() {
 	dir=$PL_RUN_SYNC
 	set -- --stats
 	i=1
-	while [ "$i" -le "$PL_RUN_NEXCL" ]; do
+	while [ "$i" -le "$OPT_exclude" ]; do
 		# P/** too: a file list is not a recursion, an excluded directory
 		# must still take its contents with it.
 		x=''
-		eval "x=\$PL_RUN_EXCL_$i"
+		eval "x=\$OPT_exclude_$i"
 		set -- "$@" --exclude="$x" --exclude="${x%/}/**"
 		i=$((i + 1))
 	done
@@ -467,7 +437,7 @@ pl_run_fetch() {
 			pl_warn "run: fetch: $r: $(tail -n 1 "$PL_TMP/fetch.err")"
 			ok=false bad=$((bad + 1))
 		fi
-		o=$(pj object remote="$r" local="$d" arrived:="$ok")
+		o=$(pl_jobject s:remote="$r" s:local="$d" b:arrived="$ok")
 		PL_RUN_FETCHED=${PL_RUN_FETCHED:+$PL_RUN_FETCHED,}$o
 		i=$((i + 1))
 	done
@@ -479,8 +449,6 @@ pl_run_fetch() {
 # renamed, after every phase and at the end.
 pl_run_summary() {
 	[ -n "$PL_RUN_SUMMARY" ] || return 0
-	jstr() { if [ -n "$2" ]; then printf '%s=%s' "$1" "$2"; else printf '%s:=null' "$1"; fi; }
-	jnum() { if [ -n "$2" ]; then printf '%s:=%s' "$1" "$2"; else printf '%s:=null' "$1"; fi; }
 	interrupted=false
 	[ "$PL_INTERRUPTED" = 0 ] || interrupted=true
 	# kept: the lease is meant to outlive the job (--lease, --keep); a lease
@@ -488,11 +456,11 @@ pl_run_summary() {
 	kept=$PL_RUN_KEEP
 	[ -z "$PL_RUN_LEASE" ] || kept=true
 	tmp=$PL_RUN_SUMMARY.tmp.$$
-	if pj object "$(jstr lease "$PL_RUN_L")" "$(jstr app_id "$PL_RUN_APP")" "$(jstr work_dir "$PL_RUN_WORK")" \
-		acquired:="$PL_RUN_ACQUIRED" released:="$PL_RUN_RELEASED" kept:="$kept" \
-		"$(jnum exit_status "$PL_RUN_RC")" "$(jnum status "${PL_RUN_STATUS:-}")" \
-		"$(jstr failed_phase "$PL_RUN_FAILED")" interrupted:="$interrupted" "$(jstr signal "$PL_RUN_SIGNAL")" \
-		phases:="[$PL_RUN_PHASES]" fetched:="[$PL_RUN_FETCHED]" >"$tmp" 2>/dev/null && mv -f "$tmp" "$PL_RUN_SUMMARY"; then
+	if pl_jobject s:lease="$PL_RUN_L" s:app_id="$PL_RUN_APP" s:work_dir="$PL_RUN_WORK" \
+		b:acquired="$PL_RUN_ACQUIRED" b:released="$PL_RUN_RELEASED" b:kept="$kept" \
+		n:exit_status="$PL_RUN_RC" n:status="${PL_RUN_STATUS:-}" s:failed_phase="$PL_RUN_FAILED" \
+		b:interrupted="$interrupted" s:signal="$PL_RUN_SIGNAL" \
+		j:phases="[$PL_RUN_PHASES]" j:fetched="[$PL_RUN_FETCHED]" >"$tmp" 2>/dev/null && mv -f "$tmp" "$PL_RUN_SUMMARY"; then
 		:
 	else
 		rm -f "$tmp"
