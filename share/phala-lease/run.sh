@@ -139,6 +139,7 @@ pl_run() {
 	PL_RUN_APP=$C_APP PL_RUN_WORK=$CF_WORKDIR/$PL_RUN_L
 	PL_RUN_CTL=$CF_WORKDIR/.run/$PL_RUN_L-$(pl_random_hex 4)
 	pl_run_phase_end true "$how (app_$C_APP)"
+	pl_run_toucher
 	pl_run_check_interrupt
 	pl_ssh_set "$C_KEYDIR" "$C_HOST" "$C_PORT" yes "$C_LEASE"
 	pl_run_ssh_script "$PL_TMP/ssh"
@@ -343,10 +344,8 @@ pl_run_command() {
 	"$PL_TMP/ssh" "$t" -o LogLevel=ERROR "$C_HOST" "python3 $g/run-guest.py exec $g $(pl_sh_quote "$PL_RUN_WORK")" 0<&8 8<&- &
 	pid=$!
 	exec 8<&-
-	pl_run_toucher
 	if pl_run_wait "$pid"; then
 		rc=$PL_WAIT_RC
-		pl_run_toucher_stop
 	else
 		pl_run_stop_remote "$pid"
 	fi
@@ -382,8 +381,8 @@ pl_run_stop_remote() {
 }
 
 # The idle timeout must not reap a box while a job runs: touch the claim
-# every third of it (1 s .. 5 min) until the command ends, or run is gone
-# (killed outright: this loop must not outlive it).
+# every third of it (1 s .. 5 min) from the lease on until run ends, or is
+# gone (killed outright: this loop must not outlive it).
 pl_run_toucher() {
 	n=$((C_IDLE / 3))
 	[ "$n" -ge 1 ] || n=1
