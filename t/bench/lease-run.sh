@@ -23,25 +23,15 @@ skip() { echo "lease-run: skipped: $*"; exit 0; }
 [ -x "$PHALA_CLI" ] || skip "phala CLI not installed (sh t/sim/install-phala-cli.sh)"
 for c in git rsync python3; do command -v "$c" >/dev/null 2>&1 || skip "$c not installed"; done
 why=$(sh t/sim/sim check 2>&1) || skip "${why#sim: }"
-work=$(mktemp -d "${TMPDIR:-/tmp}/run-bench.XXXXXX")
-sim=$work/sim
-# shellcheck disable=SC2317 # called by the trap
-cleanup() { sh "$root/t/sim/sim" stop "$sim" >/dev/null 2>&1 || :; rm -rf "$work"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
-now_ms() { date +%s%3N; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 # hooks APP: the simulator's create + delete time for one CVM, ms.
 hooks() { awk -v a="$1" '$1 == a { s += $3 } END { print s + 0 }' "$sim/hook-times"; }
 
-SIM_BIN=$BIN sh t/sim/sim start "$sim" --watch-pid $$ >/dev/null || skip "the simulator did not start"
-# shellcheck disable=SC1091 # written by sim start
-. "$sim/env"
-mkdir -p "$work/home" "$work/empty"
-export HOME="$work/home" XDG_STATE_HOME="$work/state" XDG_CONFIG_HOME="$work/config" \
-	PHALA_CLOUD_DIR="$work/phala-cloud" PHALA_LEASE_PHALA="$PHALA_CLI" PATH="$BIN:$PATH" \
-	PHALA_LEASE_POLL=1 PHALA_LEASE_CLAIM="$BIN/phala-claim"
+# shellcheck source=t/sim/session.sh
+. "$root/t/sim/session.sh"
+sim_session run-bench || skip "the simulator did not start"
+mkdir -p "$work/empty"
 cd "$work/empty"
 
 # 1. run around a no-op vs the same by hand.
