@@ -1681,7 +1681,7 @@ number"
 	run L --version
 	assert_success
 	assert_output "phala-lease (phala-tools) $(cat "$ROOT/VERSION")"
-	for c in doctor acquire status list ssh ssh-config release cleanup attest-verify; do
+	for c in doctor acquire run status list ssh ssh-config release cleanup attest-verify; do
 		for h in -h --help; do
 			run --separate-stderr L "$c" "$h"
 			assert_success
