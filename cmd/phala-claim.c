@@ -359,13 +359,22 @@ static int cmd_lock(struct ctx *c, int argc, char **argv)
 		err_set(&e, EXIT_SYSTEM, "setenv: %s", strerror(errno));
 		fail(&e);
 	}
+	/* A signal ignored on entry stays ignored, here and in CMD (nohup's
+	 * rule): a caller's non-cancellable section (phala-lease's release and
+	 * rollback) must not be cut short by a second Ctrl-C. The others are
+	 * passed on to CMD. */
+	static const int sigs[] = { SIGHUP, SIGINT, SIGTERM };
+	bool ignored[3];
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = forward;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	for (size_t k = 0; k < 3; k++) {
+		struct sigaction old;
+		ignored[k] = !sigaction(sigs[k], NULL, &old) && old.sa_handler == SIG_IGN;
+		if (!ignored[k])
+			sigaction(sigs[k], &sa, NULL);
+	}
 	fflush(NULL);
 	tool_json_mode(false); /* standard output is CMD's from here on */
 	pid_t pid = fork();
@@ -374,9 +383,9 @@ static int cmd_lock(struct ctx *c, int argc, char **argv)
 		fail(&e);
 	}
 	if (pid == 0) {
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
+		for (size_t k = 0; k < 3; k++)
+			if (!ignored[k])
+				signal(sigs[k], SIG_DFL);
 		signal(SIGXFSZ, SIG_DFL);
 		execvp(cmd[0], cmd);
 		int err = errno;

@@ -1,6 +1,6 @@
 #!/bin/sh
-# phala-lease: lease Intel TDX CVMs on Phala Cloud - acquire, status, list,
-# ssh, ssh-config, release, cleanup - composing the phala CLI, phala-claim,
+# phala-lease: lease Intel TDX CVMs on Phala Cloud - acquire, run, status,
+# list, ssh, ssh-config, release, cleanup - composing the phala CLI, phala-claim,
 # phala-proxy and the attestation tools. See phala-lease(1).
 set -eu
 
@@ -26,5 +26,7 @@ fi
 . "$PL_SHARE/attest.sh"
 # shellcheck source=share/phala-lease/commands.sh
 . "$PL_SHARE/commands.sh"
+# shellcheck source=share/phala-lease/run.sh
+. "$PL_SHARE/run.sh"
 
 pl_main "$@"

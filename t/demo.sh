@@ -4,9 +4,11 @@
 # apart and checked offline: quote out of the RA-TLS certificate, its binding
 # to the certificate key, the event-log replay against the quote's RTMRs, and
 # the app id and compose that the box attests.
-# Then the whole lease lifecycle against the local Phala SIMULATOR (t/sim/sim):
-# acquire with the attestation gate on, ssh, rsync there and back, release.
-# The simulator's quotes are signed by a TEST root, not Intel's.
+# Then the main job against the local Phala SIMULATOR (t/sim/sim): a small
+# project's tests through "phala-lease run" (lease with the attestation gate
+# on, sync, run, release), then the same in an existing lease (--lease), a
+# report fetched back, ssh, release. The simulator's quotes are signed by a
+# TEST root, not Intel's.
 set -eu
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -73,7 +75,7 @@ not_run() {
 	exit 4
 }
 phala=${PHALA_CLI:-$root/build/phala-cli/node_modules/.bin/phala}
-for c in rsync curl; do
+for c in rsync curl git python3; do
 	command -v "$c" >/dev/null 2>&1 || not_run "$c is not installed"
 done
 why=$(sh t/sim/sim check 2>&1) || not_run "${why#sim: }"
@@ -86,7 +88,7 @@ fi
 printf '\n######## Lease lifecycle against a SIMULATED Phala Cloud ########\n'
 printf '# The API is a local mock driven by the real phala CLI; each CVM is a real,\n'
 printf '# unprivileged sshd (logging in as %s; it shares this machine'"'"'s file\n' "$(sh t/helpers/test-user.sh)"
-printf '# system, all but its own /etc/ssh, /run and /tmp)\n'
+printf '# system, all but its own /etc/ssh, /run, /tmp and /var/volatile)\n'
 printf '# behind a TLS gateway; quotes are real TDX structures signed by a TEST root\n'
 printf '# CA made at start (not Intel'"'"'s): "attestation passed" below proves the\n'
 printf '# pipeline, not genuine TDX hardware.\n'
@@ -99,20 +101,52 @@ mkdir -p "$work/home" "$work/cwd"
 export HOME="$work/home" XDG_STATE_HOME="$work/state" XDG_CONFIG_HOME="$work/config" \
 	PHALA_CLOUD_DIR="$work/phala-cloud" PHALA_LEASE_PHALA="$phala" PATH="$BIN:$PATH" PHALA_LEASE_POLL=1
 cd "$work/cwd"
-step "phala-lease acquire (gate on: fresh nonce, host key, replay, DCAP vs the TEST root, app id, compose)" \
-	phala-lease acquire
+# A small project: a module and its unit tests (python3 is on a dstack
+# guest; git is not, and need not be), in git with an ignored directory.
+proj=$work/proj
+mkdir -p "$proj"
+cat >"$proj/calc.py" <<'EOT'
+def add(a, b):
+    return a + b
+
+
+def mean(xs):
+    return sum(xs) / len(xs)
+EOT
+cat >"$proj/test_calc.py" <<'EOT'
+import unittest
+
+import calc
+
+
+class CalcTest(unittest.TestCase):
+    def test_add(self):
+        self.assertEqual(calc.add(2, 3), 5)
+
+    def test_mean(self):
+        self.assertEqual(calc.mean([1, 2, 3, 4]), 2.5)
+
+
+if __name__ == "__main__":
+    unittest.main()
+EOT
+printf '__pycache__/\nbuild/\n' >"$proj/.gitignore"
+mkdir -p "$proj/build" && head -c 1000000 /dev/urandom >"$proj/build/ignored.bin"
+(cd "$proj" && git init -q && git add . && git -c user.name=demo -c user.email=demo@example.invalid commit -qm demo) ||
+	not_run "git could not make the demo project"
+echo "not committed yet, sent anyway" >"$proj/NOTES"
+cd "$proj"
+step "phala-lease run -- python3 -m unittest -v (lease, work root, sync, run, release)" \
+	phala-lease run -- python3 -m unittest -v
+step "phala-lease acquire (a lease kept across jobs)" phala-lease acquire
 lease=$(sed -n 's/^lease=\([0-9a-f]*\) .*/\1/p' "$work/out")
 [ -n "$lease" ] || { echo "demo: no lease id in the acquire output"; exit 1; }
+step "phala-lease run --lease $lease --fetch report.txt:results -- sh -c 'python3 -m unittest 2>report.txt; ls -A'" \
+	phala-lease run --lease "$lease" --fetch report.txt:results -- sh -c 'python3 -m unittest 2>report.txt; ls -A'
+step "The report came back" cat results/report.txt
 step "phala-lease ssh $lease -- uname -a" phala-lease ssh "$lease" -- uname -a
-mkdir -p "$work/data/sub"
-head -c 100000 /dev/urandom >"$work/data/blob"
-date >"$work/data/sub/stamp"
-phala-lease ssh-config "$lease" >"$work/ssh_config"
-step "rsync a directory to the box" rsync -a -e "ssh -F $work/ssh_config" "$work/data/" "$lease.phala:/tmp/box/"
-step "rsync it back" rsync -a -e "ssh -F $work/ssh_config" "$lease.phala:/tmp/box/" "$work/back/"
-step "The round trip is byte-identical" diff -r "$work/data" "$work/back"
 step "phala-lease release $lease" phala-lease release "$lease"
-cd - >/dev/null
+cd "$root"
 step "Stop the simulator (every process and file)" sh t/sim/sim stop "$sim"
 sim=''
 printf '\ndemo: lease lifecycle against the SIMULATED root passed in %s ms\n' "$(($(now_ms) - start))"

@@ -548,6 +548,30 @@ l2	'
 	assert_success
 }
 
+@test "lock: signals the caller ignores stay ignored, by phala-claim and by CMD (a non-cancellable section)" {
+	C create l1 > /dev/null
+	(
+		trap '' HUP INT TERM
+		exec "$BIN/phala-claim" --dir "$D" lock l1 -- sh -c 'echo $$ > child; while [ ! -e stop ]; do sleep 0.1; done; echo finished'
+	) > out &
+	lockpid=$!
+	while [ ! -s child ]; do sleep 0.05; done
+	(sleep 20; touch stop) > /dev/null 2>&1 3>&- & # ends CMD should it survive unnoticed
+	watchdog=$!
+	for sig in HUP INT TERM; do
+		kill "-$sig" "$lockpid" "$(cat child)"
+	done
+	sleep 0.5
+	kill -0 "$lockpid" # both alive
+	kill -0 "$(cat child)"
+	touch stop
+	status=0
+	wait "$lockpid" || status=$?
+	kill "$watchdog"
+	[ "$status" -eq 0 ]
+	[ "$(cat out)" = finished ]
+}
+
 @test "lock hand-down is checked: a descriptor of another lease's lock file does not bypass the lock" {
 	C create l1 seq=0 > /dev/null
 	C create l2 > /dev/null

@@ -1304,18 +1304,7 @@ SH
 	assert_output --partial "usage: phala-lease"
 }
 
-@test "contrib/examples/crabbox-run.sh: acquire, run, release around one command" {
-	acquire_answers
-	reply cvms-delete 1 0 "$S/delete.json"
-	absent_404
-	PHALA_LEASE_ATTEST=false run "$ROOT/contrib/examples/crabbox-run.sh" echo hi
-	assert_success
-	assert_line "fake-ssh: echo hi"
-	assert_line --regexp "^destroy app_id=$APP lease=[0-9a-f]{12} reason=release\$"
-	[ "$(nclaims)" = 0 ]
-	run grep -c -E '^(deploy|cvms delete) ' "$FAKE_PHALA/log"
-	assert_output 2
-}
+# contrib/examples/crabbox-run.sh is phala-lease run: t/phala-lease-run.bats.
 
 @test "contrib/systemd: the sweep service runs cleanup; the timer triggers it" {
 	grep -qx 'ExecStart=/usr/local/bin/phala-lease cleanup' "$ROOT/contrib/systemd/phala-lease-cleanup.service"
@@ -1696,7 +1685,7 @@ number"
 	run L --version
 	assert_success
 	assert_output "phala-lease (phala-tools) $(sed -n "s/^VERSION = //p" "$ROOT/Makefile")"
-	for c in doctor acquire status list ssh ssh-config release cleanup attest-verify; do
+	for c in doctor acquire run status list ssh ssh-config release cleanup attest-verify; do
 		for h in -h --help; do
 			run --separate-stderr L "$c" "$h"
 			assert_success

@@ -258,6 +258,8 @@ pl_acquire_lease() {
 		fi
 	fi
 	pl_step "lease $PL_L: intent claim written"
+	# run learns its lease here, before anything exists to clean up.
+	[ -z "${PL_ACQUIRE_LEASE_FILE:-}" ] || printf '%s\n' "$PL_L" >"$PL_ACQUIRE_LEASE_FILE"
 	# Steps 5-11: interrupts and failed claim writes roll back.
 	trap 'pl_on_signal 130' INT
 	trap 'pl_on_signal 143' TERM

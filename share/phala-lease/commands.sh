@@ -4,7 +4,7 @@
 # The commands, in the order --help lists them. A new command adds its name
 # here, its usage to pl_usage_text and a pl_<name> function (dashes as
 # underscores) that starts with pl_getopts and pl_setup (common.sh).
-PL_COMMANDS='doctor acquire status list ssh ssh-config release cleanup attest-verify'
+PL_COMMANDS='doctor acquire run status list ssh ssh-config release cleanup attest-verify'
 
 # pl_usage_text CMD: the usage of CMD ('' the whole tool), for --help.
 pl_usage_text() {
@@ -36,6 +36,27 @@ usage: phala-lease acquire [--ttl D] [--idle D] [--keep] [--slug S] [-t TYPE]
   --node N       pin to a node (numeric id)
   --no-attest    no attestation gate; recorded in the claim, use then needs none
   --json         the result as one JSON object
+EOT
+	run) cat <<EOT ;;
+usage: phala-lease run [ACQUIRE OPTIONS | --lease LEASE] [--sync DIR] [--exclude P]
+         [--env NAME[=VALUE]] [--fetch REMOTE[:DIR]] [--summary FILE] [-t|-T] [-q]
+         [--] COMMAND [ARG...]
+  the whole job: a lease, a work root on the guest, the sync, COMMAND (its
+  arguments exactly, no shell), the fetch, the release; exits with COMMAND's status
+  --ttl D --idle D --keep --slug S --type T -c F --node N --no-attest
+                 acquire's options (-t is --type's short form only for acquire)
+  --lease LEASE  use this usable lease (id, app id or slug); never released by run
+  --sync DIR     the directory to send (default .); in a git work tree what
+                 git ls-files --cached --others --exclude-standard lists
+  --exclude P    an rsync exclude pattern, a directory with its contents (repeatable)
+  --env NAME[=VALUE]  a variable for COMMAND, its value from this environment or
+                 given (repeatable; values go over ssh's stdin, never in an argv)
+  --fetch REMOTE[:DIR]  copy REMOTE (relative to the work root) into DIR (default .)
+                 after COMMAND, also when it failed (repeatable; missing: a warning)
+  --summary FILE one JSON object about the job, written atomically, also on failure
+  -t, --tty      force a terminal (default: one only when stdin and stdout are terminals)
+  -T, --no-tty   no terminal
+  -q, --quiet    no progress lines (errors and warnings still on stderr)
 EOT
 	status) cat <<'EOT' ;;
 usage: phala-lease status [--json] [--wait] LEASE
@@ -324,11 +345,19 @@ pl_usable() {
 	[ "$C_STATE" = ready ] || pl_die 4 "lease $lease is $C_STATE, not ready"
 	[ "$C_ATTEST_REQ" != true ] || [ "$C_ATTESTED" = true ] || pl_die 4 "lease $lease is not attested; not usable"
 	{ [ -n "$C_HOST" ] && [ -n "$C_PORT" ]; } || pl_die 5 "lease $lease has no gateway host"
-	# Touch (U3): an exactly matching existing claim only, CAS.
+	# An expired lease is the sweep's, whenever it runs (keep=true is never swept).
+	if [ "$C_KEEP" != true ] && pl_is_uint "$C_EXPIRES" && [ "$(pl_now)" -gt "$C_EXPIRES" ]; then
+		pl_die 4 "lease $lease expired at $C_EXPIRES; not usable (release it)"
+	fi
+	pl_touch || pl_warn "lease $lease: touch skipped (claim changed)"
+}
+
+# Touch (U3) of the loaded claim (C_*): last_touched_at and expires_at, CAS;
+# an exactly matching existing claim only, never created or resurrected.
+pl_touch() {
 	now=$(pl_now)
-	claim set "$lease" --if-revision "$C_REV" last_touched_at="$now" \
-		expires_at="$(pl_expiry "$now" "$C_CREATED" "$C_IDLE" "$C_TTL")" >/dev/null 2>&1 ||
-		pl_warn "lease $lease: touch skipped (claim changed)"
+	claim set "$C_LEASE" --if-revision "$C_REV" last_touched_at="$now" \
+		expires_at="$(pl_expiry "$now" "$C_CREATED" "$C_IDLE" "$C_TTL")" >/dev/null 2>&1
 }
 
 pl_ssh() {

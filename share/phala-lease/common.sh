@@ -102,7 +102,8 @@ pl_when() {
 # a value (as the next word or --name=VALUE; empty, or a word starting with
 # "-", is refused), "-x|--name=" adds a short form. Each option sets
 # OPT_<name> (dashes as underscores): 1 for a flag, the value for the others,
-# empty when not given. -h/--help prints CMD's usage (pl_usage_text CMD) on
+# empty when not given. "--name=+" may be repeated: OPT_<name> counts the
+# values (0 when none), OPT_<name>_1 ... hold them in order. -h/--help prints CMD's usage (pl_usage_text CMD) on
 # standard output and exits 0, whatever else is on the line. Parsing stops at
 # "--" or at the first operand, so that a remote command keeps its own
 # options. OPERANDS is the synopsis of what must remain ("LEASE", "[LEASE]",
@@ -123,7 +124,8 @@ pl_usage_error() {
 
 # PL_OV: the variable suffix of one SPEC entry ("-t|--type=" -> type).
 pl_opt_var() {
-	PL_OV=${1%=}
+	PL_OV=${1%+}
+	PL_OV=${PL_OV%=}
 	PL_OV=${PL_OV##*|}
 	PL_OV=${PL_OV#--}
 	while case $PL_OV in *-*) true ;; *) false ;; esac; do PL_OV=${PL_OV%%-*}_${PL_OV#*-}; done
@@ -133,7 +135,10 @@ pl_getopts() {
 	PL_CMD=$1 _go_spec=$2 _go_ops=$3
 	shift 3
 	_go_n=$#
-	for _go_o in $_go_spec; do pl_opt_var "$_go_o"; eval "OPT_$PL_OV=''"; done
+	for _go_o in $_go_spec; do
+		pl_opt_var "$_go_o"
+		case $_go_o in *=+) eval "OPT_$PL_OV=0" ;; *) eval "OPT_$PL_OV=''" ;; esac
+	done
 	# --help anywhere before "--" or the first operand wins.
 	for _go_a in "$@"; do
 		case $_go_a in -h | --help) pl_usage_text "$PL_CMD"; exit 0 ;; --) break ;; -?*) ;; *) break ;; esac
@@ -148,19 +153,26 @@ pl_getopts() {
 		esac
 		_go_found=''
 		for _go_o in $_go_spec; do
-			case "|${_go_o%=}|" in *"|$_go_name|"*) _go_found=$_go_o; break ;; esac
+			_go_b=${_go_o%+}
+			case "|${_go_b%=}|" in *"|$_go_name|"*) _go_found=$_go_o; break ;; esac
 		done
 		[ -n "$_go_found" ] || pl_usage_error "$_go_name" "unknown option"
 		pl_opt_var "$_go_found"
 		case $_go_found in
-		*=)
+		*=| *=+)
 			if [ "$_go_inline" = 0 ]; then
 				case ${2-} in '' | -?*) pl_usage_error "$_go_name" "needs a value" ;; esac
 				_go_val=$2
 				shift
 			fi
 			[ -n "$_go_val" ] || pl_usage_error "$_go_name" "needs a value"
-			eval "OPT_$PL_OV=\$_go_val" ;;
+			case $_go_found in
+			*+)
+				_go_i=0
+				eval "_go_i=\$((OPT_$PL_OV + 1))"
+				eval "OPT_$PL_OV=\$_go_i OPT_${PL_OV}_$_go_i=\$_go_val" ;;
+			*) eval "OPT_$PL_OV=\$_go_val" ;;
+			esac ;;
 		*)
 			[ "$_go_inline" = 0 ] || pl_usage_error "$_go_name" "takes no value"
 			eval "OPT_$PL_OV=1" ;;

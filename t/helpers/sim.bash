@@ -12,17 +12,20 @@ need_sim() {
 	why=$("$SIM" check 2>&1) || skip "${why#sim: }"
 }
 
-# sim_start: the simulator in $BATS_TEST_TMPDIR/sim (SIM_DIR, MOCK_DIR), its
-# environment exported, phala-lease pointed at the real CLI and private state.
+# sim_start [DIR]: the simulator in DIR/sim (default $BATS_TEST_TMPDIR; a
+# suite sharing one simulator starts it in setup_file with $BATS_FILE_TMPDIR)
+# as SIM_DIR, MOCK_DIR, its environment exported, phala-lease pointed at the
+# real CLI and private state under DIR.
 sim_start() {
-	SIM_DIR=$BATS_TEST_TMPDIR/sim
+	local t=${1:-$BATS_TEST_TMPDIR}
+	SIM_DIR=$t/sim
 	MOCK_DIR=$SIM_DIR/mock
 	SIM_BIN=$BIN "$SIM" start "$SIM_DIR" --watch-pid "$$" >/dev/null || return 1
 	# shellcheck disable=SC1091 # written by sim start
 	. "$SIM_DIR/env"
-	mkdir -p "$BATS_TEST_TMPDIR/home" "$BATS_TEST_TMPDIR/work"
-	export SIM_DIR MOCK_DIR HOME=$BATS_TEST_TMPDIR/home XDG_STATE_HOME=$BATS_TEST_TMPDIR/state
-	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/config PHALA_CLOUD_DIR=$BATS_TEST_TMPDIR/phala-cloud
+	mkdir -p "$t/home" "$t/work"
+	export SIM_DIR MOCK_DIR HOME=$t/home XDG_STATE_HOME=$t/state
+	export XDG_CONFIG_HOME=$t/config PHALA_CLOUD_DIR=$t/phala-cloud
 	export PHALA_LEASE_PHALA=$PHALA_CLI PHALA_LEASE_CLAIM=$BIN/phala-claim PATH=$BIN:$PATH
 	export PHALA_LEASE_POLL=1 PHALA_LEASE_SSH_TRIES=3
 	unset DEBUG

@@ -16,21 +16,11 @@ n=${1:?usage: load.sh N}
 BIN=$(cd "${BIN:-bin}" && pwd)
 PHALA_CLI=${PHALA_CLI:-$PWD/build/phala-cli/node_modules/.bin/phala}
 [ -x "$PHALA_CLI" ] || { echo "load: phala CLI not installed (sh t/sim/install-phala-cli.sh)" >&2; exit 4; }
-work=$(mktemp -d "${TMPDIR:-/tmp}/sim-load.XXXXXX")
-sim=$work/sim
-# shellcheck disable=SC2317 # called by the trap
-cleanup() { sh "$root/t/sim/sim" stop "$sim" >/dev/null 2>&1 || :; rm -rf "$work"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
-now_ms() { date +%s%3N; }
-
-SIM_BIN=$BIN sh t/sim/sim start "$sim" --watch-pid $$ >/dev/null || exit 4
-# shellcheck disable=SC1091 # written by sim start
-. "$sim/env"
-mkdir -p "$work/home" "$work/cwd" "$work/res"
-export HOME="$work/home" XDG_STATE_HOME="$work/state" XDG_CONFIG_HOME="$work/config" \
-	PHALA_CLOUD_DIR="$work/phala-cloud" PHALA_LEASE_PHALA="$PHALA_CLI" PATH="$BIN:$PATH" \
-	PHALA_LEASE_POLL=1 PHALA_LEASE_SSH_TRIES=10 PHALA_LEASE_CLAIM="$BIN/phala-claim"
+# shellcheck source=t/sim/session.sh
+. "$root/t/sim/session.sh"
+sim_session sim-load || exit 4
+mkdir -p "$work/cwd" "$work/res"
+export PHALA_LEASE_SSH_TRIES=10
 foreign=$(sh t/sim/mock-api.sh add "$sim/mock" name=production-db status=running)
 cd "$work/cwd"
 
