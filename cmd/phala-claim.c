@@ -353,12 +353,8 @@ static int cmd_lock(struct ctx *c, int argc, char **argv)
 	struct err e = { 0 };
 	if (claim_lock(&c->store, lease, true, &l, &e))
 		fail(&e);
-	char fd[16];
-	snprintf(fd, sizeof fd, "%d", l.fd);
-	if (setenv(CLAIM_ENV_LOCK_LEASE, lease, 1) || setenv(CLAIM_ENV_LOCK_FD, fd, 1)) {
-		err_set(&e, EXIT_SYSTEM, "setenv: %s", strerror(errno));
+	if (claim_lock_hand_down(&l, &e))
 		fail(&e);
-	}
 	/* A signal ignored on entry stays ignored, here and in CMD (nohup's
 	 * rule): a caller's non-cancellable section (phala-lease's release and
 	 * rollback) must not be cut short by a second Ctrl-C. The others are

@@ -1,7 +1,9 @@
-/* claim: the local ownership ledger - one JSON file per lease in a private
- * directory, written atomically, serialised by a per-lease lock, with a
- * random revision as compare-and-swap token. The file format is documented in
- * doc/phala-claim.1 (FILES); other tools rely on it.
+/* claim: the ownership ledger - one claim per lease, serialised by a
+ * per-lease lock, with a random revision as compare-and-swap token, kept in
+ * a store (claimstore.h): by default one JSON file per lease in a private
+ * directory, written atomically (lib/claimdir.c). The file format is
+ * documented in doc/phala-claim.1 (FILES); other tools rely on it. The field
+ * table is lib/claimfield.c, the record format lib/claimrec.c.
  *
  * Every function returns EXIT_OK or an exit code and fills struct err:
  * EXIT_REJECTED (1): the claim is absent (read/update/remove), already exists
@@ -36,9 +38,13 @@
 /* Start of the message of a failed compare-and-swap (EXIT_REJECTED). */
 #define CLAIM_CONFLICT "claim changed; retry"
 
-/* A store: the resolved, checked directory. */
+struct claim_store_ops;
+
+/* A store: its implementation and state. */
 struct claim_store {
-	char *dir;
+	const struct claim_store_ops *ops;
+	char *dir;  /* the directory store: the resolved, checked directory */
+	void *impl; /* other stores' state */
 };
 
 /* One field, as text: integers in decimal, booleans "true"/"false". */
@@ -58,7 +64,9 @@ struct claim {
 
 /* A held per-lease lock. */
 struct claim_lock {
-	int fd;         /* -1 when not held */
+	const struct claim_store *store; /* NULL when not held */
+	char lease[CLAIM_LEASE_MAX + 1];
+	int fd;         /* the directory store: the lock file, -1 when not held */
 	bool inherited; /* handed down by `phala-claim lock`; never released here */
 };
 
@@ -104,6 +112,9 @@ int claim_read(const struct claim_store *s, const char *lease, struct claim *c, 
 int claim_lock(const struct claim_store *s, const char *lease, bool for_child, struct claim_lock *l,
 	       struct err *e);
 void claim_unlock(struct claim_lock *l);
+/* Before running a child under the held lock l: makes it known to the child
+ * (its environment), whose own calls then use it (see claim_lock). */
+int claim_lock_hand_down(const struct claim_lock *l, struct err *e);
 /* Releases the lock; first, when LEASE has no claim (it was removed under
  * this lock, or never existed), removes the lease's lock file, so that the
  * lock files of leases long gone do not pile up. Safe: claim_lock, once it
