@@ -7,6 +7,7 @@
 
 #include "claimdir.h"
 #include "claimfield.h"
+#include "claimpg.h"
 #include "claimrec.h"
 #include "claimstore.h"
 
@@ -17,7 +18,12 @@
 int claim_store_open(struct claim_store *s, const char *dir, bool create, struct err *e)
 {
 	memset(s, 0, sizeof *s);
-	return claimdir_open(s, dir, create, e);
+	char *url = NULL;
+	int rc = dir ? EXIT_OK : claimpg_configured(&url, e);
+	if (rc == EXIT_OK)
+		rc = url ? claimpg_open(s, url, e) : claimdir_open(s, dir, create, e);
+	free(url);
+	return rc;
 }
 
 void claim_store_close(struct claim_store *s)
@@ -59,7 +65,7 @@ void claim_unlock_gone(const struct claim_store *s, const char *lease, struct cl
 	l->store = NULL;
 }
 
-int claim_lock_hand_down(const struct claim_lock *l, struct err *e)
+int claim_lock_hand_down(struct claim_lock *l, struct err *e)
 {
 	if (!l->store)
 		return err_set(e, EXIT_SYSTEM, "no lock held to hand down");

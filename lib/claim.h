@@ -33,7 +33,8 @@
 /* Environment of a command run by `phala-claim lock`: the lease whose lock is
  * held and the inherited descriptor holding it (see claim_lock). */
 #define CLAIM_ENV_LOCK_LEASE "PHALA_CLAIM_LOCK_LEASE"
-#define CLAIM_ENV_LOCK_FD "PHALA_CLAIM_LOCK_FD"
+#define CLAIM_ENV_LOCK_FD "PHALA_CLAIM_LOCK_FD"       /* the directory store */
+#define CLAIM_ENV_LOCK_TOKEN "PHALA_CLAIM_LOCK_TOKEN" /* the PostgreSQL store */
 
 /* Start of the message of a failed compare-and-swap (EXIT_REJECTED). */
 #define CLAIM_CONFLICT "claim changed; retry"
@@ -68,6 +69,7 @@ struct claim_lock {
 	char lease[CLAIM_LEASE_MAX + 1];
 	int fd;         /* the directory store: the lock file, -1 when not held */
 	bool inherited; /* handed down by `phala-claim lock`; never released here */
+	char token[CLAIM_REVISION_LEN + 1]; /* PostgreSQL store: the hand-down token given out, or "" */
 };
 
 /* Directory: dir if non-NULL, else $PHALA_CLAIMS_DIR, else
@@ -114,7 +116,7 @@ int claim_lock(const struct claim_store *s, const char *lease, bool for_child, s
 void claim_unlock(struct claim_lock *l);
 /* Before running a child under the held lock l: makes it known to the child
  * (its environment), whose own calls then use it (see claim_lock). */
-int claim_lock_hand_down(const struct claim_lock *l, struct err *e);
+int claim_lock_hand_down(struct claim_lock *l, struct err *e);
 /* Releases the lock; first, when LEASE has no claim (it was removed under
  * this lock, or never existed), removes the lease's lock file, so that the
  * lock files of leases long gone do not pile up. Safe: claim_lock, once it

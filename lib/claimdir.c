@@ -287,7 +287,7 @@ static void dir_unlock(struct claim_lock *l, bool gone)
 	l->fd = -1;
 }
 
-static int dir_hand_down(const struct claim_lock *l, struct err *e)
+static int dir_hand_down(struct claim_lock *l, struct err *e)
 {
 	char fd[16];
 	snprintf(fd, sizeof fd, "%d", l->fd);

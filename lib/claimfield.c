@@ -19,6 +19,8 @@ static const struct {
 	{ "attest_required", F_BOOL },
 };
 
+const char *const claim_indexed[] = { "app_id", "slug", "vm_uuid", "name", "gateway_host", NULL };
+
 static const char *const states[] = { "creating", "provisioning", "ready", "releasing", NULL };
 static const char *const recoveries[] = { "ambiguous-create", "rollback-cleanup", "kept-after-failure", NULL };
 

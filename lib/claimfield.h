@@ -37,6 +37,10 @@ bool claim_valid_uint(const char *s, size_t n, uint64_t min, uint64_t max);
 /* s (n bytes) is a revision: CLAIM_REVISION_LEN lowercase hex digits. */
 bool claim_valid_revision(const char *s, size_t n);
 
+/* The fields stores index for lookups (claim_find): app_id, slug, vm_uuid,
+ * name, gateway_host; NULL-terminated. */
+extern const char *const claim_indexed[];
+
 /* s is one of the NULL-terminated list. */
 bool claim_in_list(const char *s, const char *const *list);
 

@@ -10,11 +10,9 @@
 #include "claimdir.h"
 #include "claimfield.h"
 
-static const char *const indexed[] = { "app_id", "slug", "vm_uuid", "name", "gateway_host", NULL };
-
 static bool is_indexed(const char *key)
 {
-	return claim_in_list(key, indexed);
+	return claim_in_list(key, claim_indexed);
 }
 
 static int fsync_path(const char *path, struct err *e)
@@ -96,7 +94,7 @@ static void index_del(const struct claim_store *s, const char *key, const char *
 int claimindex_before(const struct claim_store *s, const struct claim *old, const struct claim *new,
 			struct err *e)
 {
-	for (const char *const *k = indexed; *k; k++) {
+	for (const char *const *k = claim_indexed; *k; k++) {
 		const char *nv = claim_get(new, *k), *ov = old ? claim_get(old, *k) : NULL;
 		int rc;
 		if (nv && (!ov || strcmp(nv, ov)) && (rc = index_add(s, *k, nv, new->lease_id, e)))
@@ -107,7 +105,7 @@ int claimindex_before(const struct claim_store *s, const struct claim *old, cons
 
 void claimindex_after(const struct claim_store *s, const struct claim *old, const struct claim *new)
 {
-	for (const char *const *k = indexed; old && *k; k++) {
+	for (const char *const *k = claim_indexed; old && *k; k++) {
 		const char *nv = new ? claim_get(new, *k) : NULL, *ov = claim_get(old, *k);
 		if (ov && (!nv || strcmp(nv, ov)))
 			index_del(s, *k, ov, old->lease_id);

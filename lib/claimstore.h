@@ -26,7 +26,7 @@ struct claim_store_ops {
 	void (*unlock)(struct claim_lock *l, bool gone);
 	/* Makes l known to a child process about to be run under it (its
 	 * environment), so that the child's own calls are recognised as under it. */
-	int (*hand_down)(const struct claim_lock *l, struct err *e);
+	int (*hand_down)(struct claim_lock *l, struct err *e);
 	/* Lock held: stores c (with its new revision) in place of old, the claim
 	 * as last read (NULL: none; then a claim already there is EXIT_REJECTED
 	 * "LEASE: claim exists"). */
