@@ -182,6 +182,17 @@ int claim_remove(const struct claim_store *s, const char *lease, const char *if_
 	return rc;
 }
 
+int claim_import(const struct claim_store *s, const struct claim *c, struct err *e)
+{
+	struct claim_lock l;
+	int rc = claim_lock(s, c->lease_id, false, &l, e);
+	if (rc)
+		return rc;
+	rc = s->ops->write(s, NULL, c, e);
+	claim_unlock_gone(s, c->lease_id, &l);
+	return rc;
+}
+
 /* ---- scans ---- */
 
 struct match {

@@ -149,6 +149,10 @@ int claim_list(const struct claim_store *s, claim_visit_fn visit, claim_skip_fn 
 int claim_find(const struct claim_store *s, const char *key, const char *value, claim_visit_fn visit,
 	       claim_skip_fn skip, void *arg, struct err *e);
 
+/* Import: c (a parsed claim, revision kept) created under its lock, never
+ * over an existing claim (EXIT_REJECTED "LEASE: claim exists"). */
+int claim_import(const struct claim_store *s, const struct claim *c, struct err *e);
+
 /* Resolves an identifier to one claim (for phala-proxy and the glue): a
  * 40-hex app id, else a lease id, else a slug. EXIT_REJECTED when none
  * matches, EXIT_USAGE when more than one claim carries that app id or slug. */
