@@ -222,6 +222,16 @@ static int cmd_get(struct ctx *c)
 	return EXIT_OK;
 }
 
+/* Ends a line of output (ok: it was written), flushing now and then. */
+static int end_line(struct ctx *c, bool ok)
+{
+	if (!ok || !buf_append(&c->out, "\n", 1))
+		oom();
+	if (c->out.len > 65536)
+		flush_out(c);
+	return EXIT_OK;
+}
+
 static int visit(const struct claim *cl, void *arg)
 {
 	struct ctx *c = arg;
@@ -240,11 +250,7 @@ static int visit(const struct claim *cl, void *arg)
 		const char *v = claim_get(cl, cols[i]);
 		ok = buf_printf(&c->out, "\t%s", v ? v : "-");
 	}
-	if (!ok || !buf_append(&c->out, "\n", 1))
-		oom();
-	if (c->out.len > 65536)
-		flush_out(c);
-	return EXIT_OK;
+	return end_line(c, ok);
 }
 
 static void skip(const char *file, const struct err *why, void *arg)
@@ -339,11 +345,7 @@ static int export_one(const struct claim *cl, void *arg)
 {
 	struct ctx *c = arg;
 	c->matches++;
-	if (!claim_serialise(cl, &c->out) || !buf_append(&c->out, "\n", 1))
-		oom();
-	if (c->out.len > 65536)
-		flush_out(c);
-	return EXIT_OK;
+	return end_line(c, claim_serialise(cl, &c->out));
 }
 
 static void export_skip(const char *file, const struct err *why, void *arg)

@@ -20,13 +20,7 @@ setup_file() {
 teardown_file() { claim_store_teardown_file; }
 
 setup() {
-	cd "$BATS_TEST_TMPDIR" || return 1
-	mkdir -m 700 state
-	D=$BATS_TEST_TMPDIR/state/claims
-	export D
-	unset PHALA_CLAIMS_DIR PHALA_CLAIM_LOCK_LEASE PHALA_CLAIM_LOCK_FD PHALA_LEASE_CONFIG
-	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/config
-	claim_store_setup
+	claim_test_setup
 	PW=$(cat "$PG_DIR/password")
 	PORT=$(cat "$PG_DIR/port")
 }

@@ -15,14 +15,7 @@ APP=944edab771280ede410e7b9e66fcaee6b2c4a12c
 setup_file() { claim_store_setup_file; }
 teardown_file() { claim_store_teardown_file; }
 
-setup() {
-	cd "$BATS_TEST_TMPDIR" || return 1
-	mkdir -m 700 state
-	D=$BATS_TEST_TMPDIR/state/claims
-	export D
-	unset PHALA_CLAIMS_DIR PHALA_CLAIM_LOCK_LEASE PHALA_CLAIM_LOCK_FD
-	claim_store_setup
-}
+setup() { claim_test_setup; }
 
 C() { "$PC" "$@"; }
 

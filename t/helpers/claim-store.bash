@@ -62,6 +62,21 @@ claim_store_setup() {
 	export PC LOOKUP_DIR
 }
 
+# The setup of a claim test: in its own directory, D its claims directory
+# (state/claims), no lock inherited, no user config of the machine's, the
+# store set up.
+claim_test_setup() {
+	cd "$BATS_TEST_TMPDIR" || return 1
+	unset PHALA_LEASE_CONFIG
+	XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/config
+	export XDG_CONFIG_HOME
+	mkdir -m 700 state
+	D=$BATS_TEST_TMPDIR/state/claims
+	export D
+	unset PHALA_CLAIMS_DIR PHALA_CLAIM_LOCK_LEASE PHALA_CLAIM_LOCK_FD
+	claim_store_setup
+}
+
 # dir_only WHY: the test is about the directory store's files.
 dir_only() {
 	[ "$STORE" = dir ] || skip "directory store only: $1"
