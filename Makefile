@@ -93,7 +93,7 @@ bench: all helpers
 # libFuzzer targets, with ASan and UBSan, built from their own objects.
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(OPENSSL_CFLAGS) $(DEP_CFLAGS) -fsanitize=fuzzer,address,undefined
 fuzz: $(FUZZ_SRC:t/fuzz/%.c=build/fuzz/%)
-build/fuzz/%: t/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
+build/fuzz/%: t/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h) t/fuzz/fuzz.h
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
 

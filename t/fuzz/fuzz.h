@@ -1,0 +1,87 @@
+/* Shared by the fuzz targets: fixed inputs read once (the real samples under
+ * testdata/, found from the binary's place build/.../NAME or the working
+ * directory), a private temporary directory per process, and a check that a
+ * message handed out as text is terminated and printable as such. */
+#ifndef T_FUZZ_FUZZ_H
+#define T_FUZZ_FUZZ_H
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+
+/* The whole file at path (relative to the repository), NUL-terminated; aborts
+ * when it cannot be read: a target without its fixed input tests nothing. */
+static inline char *fuzz_slurp(const char *rel, size_t *len)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	FILE *f = NULL;
+	if (n > 0) {
+		exe[n] = 0;
+		for (int up = 0; up < 3 && !f; up++) { /* build/fuzz/NAME, build/cov/fuzz/NAME */
+			char *slash = strrchr(exe, '/');
+			if (!slash)
+				break;
+			*slash = 0;
+			snprintf(path, sizeof path, "%s/../%s", exe, rel);
+			f = fopen(path, "rb");
+		}
+	}
+	if (!f)
+		f = fopen(rel, "rb");
+	if (!f) {
+		fprintf(stderr, "fuzz: cannot read %s\n", rel);
+		abort();
+	}
+	char *p = NULL;
+	size_t cap = 0, used = 0, r;
+	do {
+		if (used + 65536 + 1 > cap) {
+			cap = cap ? cap * 2 : 131072;
+			p = realloc(p, cap);
+			if (!p)
+				abort();
+		}
+		r = fread(p + used, 1, cap - used - 1, f);
+		used += r;
+	} while (r > 0);
+	fclose(f);
+	p[used] = 0;
+	*len = used;
+	return p;
+}
+
+/* A private directory for this process, removed by nobody (the caller's
+ * TMPDIR is the fuzzing run's scratch space). */
+static inline const char *fuzz_tmpdir(void)
+{
+	static char dir[PATH_MAX];
+	if (!dir[0]) {
+		const char *t = getenv("TMPDIR");
+		snprintf(dir, sizeof dir, "%s/fuzz.XXXXXX", t && t[0] ? t : "/tmp");
+		if (!mkdtemp(dir))
+			abort();
+	}
+	return dir;
+}
+
+/* An error message must be a terminated C string (a tool prints it): a
+ * missing NUL is a finding, and formatting it lets ASan see a message built
+ * from an unterminated buffer. */
+static inline void fuzz_check_message(const struct err *e)
+{
+	size_t n = strnlen(e->msg, sizeof e->msg);
+	if (n == sizeof e->msg)
+		abort();
+	static FILE *sink;
+	if (!sink)
+		sink = fopen("/dev/null", "w");
+	if (sink)
+		fprintf(sink, "%s\n", e->msg);
+}
+
+#endif
