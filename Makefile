@@ -5,6 +5,7 @@
 #   make demo       the main job on the built-in real sample
 #   make bench      benchmarks against the named peers
 #   make fuzz       libFuzzer targets into build/fuzz/
+#   make fuzz-long  every fuzz target for FUZZ_TIME seconds (default 600), one after another
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -47,7 +48,7 @@ HELPER_SRC := $(wildcard t/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:t/helpers/%.c=$(B)/helpers/%)
 MAN       := $(wildcard doc/*.1)
 
-.PHONY: all unit helpers check demo bench fuzz install uninstall clean
+.PHONY: all unit helpers check demo bench fuzz fuzz-long install uninstall clean
 all: $(TOOLS:%=$(BIN)/%)
 
 $(B)/%.o: %.c $(wildcard lib/*.h) cmd/tool.h
@@ -96,6 +97,9 @@ fuzz: $(FUZZ_SRC:t/fuzz/%.c=build/fuzz/%)
 build/fuzz/%: t/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h) t/fuzz/fuzz.h
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+FUZZ_TIME ?= 600
+fuzz-long: fuzz
+	nice t/fuzz/long.sh $(FUZZ_TIME)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DATADIR)
