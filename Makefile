@@ -92,11 +92,18 @@ bench: all helpers
 	@sh t/bench/run.sh
 
 # libFuzzer targets, with ASan and UBSan, built from their own objects.
-FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(OPENSSL_CFLAGS) $(DEP_CFLAGS) -fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(OPENSSL_CFLAGS) $(DEP_CFLAGS) -fsanitize=address,undefined
+# The library is compiled once for all targets (fuzzer-no-link: coverage
+# instrumentation without a second main).
+FUZZ_OBJ = $(LIB_SRC:lib/%.c=build/fuzz/lib/%.o)
 fuzz: $(FUZZ_SRC:t/fuzz/%.c=build/fuzz/%)
-build/fuzz/%: t/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h) t/fuzz/fuzz.h
+build/fuzz/lib/%.o: lib/%.c $(wildcard lib/*.h)
 	@mkdir -p $(@D)
-	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/libphala-fuzz.a: $(FUZZ_OBJ)
+	$(AR) rcs $@ $^
+build/fuzz/%: t/fuzz/%.c t/fuzz/fuzz.h build/fuzz/libphala-fuzz.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libphala-fuzz.a $(LDLIBS)
 FUZZ_TIME ?= 600
 fuzz-long: fuzz
 	nice t/fuzz/long.sh $(FUZZ_TIME)

@@ -1,24 +1,32 @@
 #!/bin/sh
 # make check: every test a contributor needs, ending with "N passed, N failed".
-# Stages: gcc build, clang build, sanitizer (ASan+UBSan) build; unit tests and
-# bats suites under the gcc and the sanitizer builds; shellcheck; fuzz smoke.
+# Stages: gcc, clang and sanitizer (ASan+UBSan) builds; then, in parallel lanes,
+# unit tests and bats suites under the gcc build, the same under the sanitizer
+# build, shellcheck and fuzz smoke, and the build-independent suites.
 set -u
 cd "$(dirname "$0")/.." || exit 4
 
-passed=0
-failed=0
-skipped=0
 log=$(mktemp -d "${TMPDIR:-/tmp}/check.XXXXXX") || exit 4
-trap 'rm -rf "$log"' EXIT INT TERM
+lane_pids=''
+trap 'rm -rf "$log"' EXIT
+# shellcheck disable=SC2086 # one word per pid
+trap '[ -z "$lane_pids" ] || kill $lane_pids 2>/dev/null; exit 130' INT TERM
 jobs=$(nproc 2>/dev/null || echo 2)
+t0=$(date +%s)
 
-ok() { passed=$((passed + 1)); printf 'ok - %s\n' "$1"; }
-not_ok() { failed=$((failed + 1)); printf 'not ok - %s\n' "$1"; }
+# Lanes: after the builds, the gcc tests, the sanitizer tests, the static
+# checks and the build-independent suites run side by side, each in its own
+# scratch directory (W) and TMPDIR, each writing its lines to a report. Every
+# lane's tests wait mostly on processes they start (sshd, node, sleeps), so
+# the lanes overlap well on two cores. A report's "#tally P F S" lines are
+# its counts; the summary adds them up.
+ok() { printf 'ok - %s\n#tally 1 0 0\n' "$1"; }
+not_ok() { printf 'not ok - %s\n#tally 0 1 0\n' "$1"; }
 
 # step NAME CMD...: one test, passing when CMD exits 0; its output shown on failure.
 step() {
 	name=$1; shift
-	if "$@" >"$log/out" 2>&1; then ok "$name"; else not_ok "$name"; sed 's/^/#   /' "$log/out" | tail -n 40; fi
+	if "$@" >"$W/out" 2>&1; then ok "$name"; else not_ok "$name"; sed 's/^/#   /' "$W/out" | tail -n 40; fi
 }
 
 # count_tap NAME FILE RC: FILE holds TAP output of a command that exited RC;
@@ -30,10 +38,7 @@ count_tap() {
 	s=$(grep -c '^ok .* # skip' "$file")
 	p=$(($(grep -c '^ok ' "$file") - s))
 	f=$(grep -c '^not ok ' "$file")
-	passed=$((passed + p))
-	failed=$((failed + f))
-	skipped=$((skipped + s))
-	printf '%s: %s passed, %s failed, %s skipped\n' "$name" "$p" "$f" "$s"
+	printf '%s: %s passed, %s failed, %s skipped\n#tally %s %s %s\n' "$name" "$p" "$f" "$s" "$p" "$f" "$s"
 	grep '^ok .* # skip' "$file" | sed 's/^/#   /'
 	if [ "$f" -gt 0 ]; then
 		grep -v '^ok ' "$file" | sed 's/^/#   /' | head -n 200
@@ -46,34 +51,56 @@ count_tap() {
 # tap NAME CMD...: runs CMD, which prints TAP, and counts it.
 tap() {
 	name=$1; shift
-	"$@" >"$log/tap" 2>&1
-	count_tap "$name" "$log/tap" $?
+	"$@" >"$W/tap" 2>&1
+	count_tap "$name" "$W/tap" $?
+}
+
+# lane NAME CMD...: runs CMD in the background into $log/NAME.report.
+lanes=''
+lane() {
+	name=$1; shift
+	mkdir -p "$log/$name/tmp"
+	(
+		W=$log/$name TMPDIR=$log/$name/tmp
+		export TMPDIR
+		s=$(date +%s)
+		"$@"
+		printf '#lane %s %s\n' "$name" $(($(date +%s) - s))
+	) >"$log/$name.report" 2>&1 </dev/null &
+	lane_pids="$lane_pids $!"
+	lanes="$lanes $name"
 }
 
 # Suites marked "# check: build-independent" exercise no binary of ours (the
 # real phala CLI, the mock API); they wait mostly on Node.js start-up, so they
-# run once, in the background, beside the builds.
+# run beside the builds.
 independent=$(grep -l '^# check: build-independent' t/*.bats 2>/dev/null)
-if [ -n "$independent" ]; then
+independent_lane() {
 	# shellcheck disable=SC2086 # one word per suite file
-	(bats --tap $independent >"$log/independent.tap" 2>&1; echo $? >"$log/independent.rc") &
-	independent_pid=$!
-fi
+	tap "bats (build-independent suites)" bats --tap $independent
+}
+[ -z "$independent" ] || lane independent independent_lane
 
 SAN_FLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-step "build (gcc, -Werror)" make -s -j"$jobs" all unit helpers
-step "build (clang, -Werror)" make -s -j"$jobs" CC=clang B=build/clang BIN=build/clang/bin all unit helpers
-step "build (clang, ASan+UBSan)" make -s -j"$jobs" CC=clang B=build/san BIN=build/san/bin CFLAGS="$SAN_FLAGS" all unit helpers
+builds() {
+	step "build (gcc, -Werror)" make -s -j"$jobs" all unit helpers
+	step "build (clang, -Werror)" make -s -j"$jobs" CC=clang B=build/clang BIN=build/clang/bin all unit helpers
+	step "build (clang, ASan+UBSan)" make -s -j"$jobs" CC=clang B=build/san BIN=build/san/bin CFLAGS="$SAN_FLAGS" all unit helpers
+}
+mkdir -p "$log/build"
+W=$log/build
+s=$(date +%s)
+{ builds; printf '#lane build %s\n' $(($(date +%s) - s)); } >"$log/build.report" 2>&1
 
 export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-for variant in build:bin build/san:build/san/bin; do
-	b=${variant%%:*}
-	bin=${variant#*:}
+# tests B BIN: the unit tests and the bats suites against one build. Suites
+# marked "# check: sanitizer-only" (the slow end-to-end runs) run once, under
+# the sanitizer build, which checks more.
+tests() {
+	b=$1 bin=$2
 	for u in "$b"/unit/test_*; do
 		[ -x "$u" ] && tap "unit $(basename "$u") ($b)" "$u"
 	done
-	# Suites marked "# check: sanitizer-only" (the slow end-to-end runs) run
-	# once, under the sanitizer build, which checks more.
 	suites=$(for f in t/*.bats; do
 		grep -q '^# check: build-independent' "$f" && continue
 		[ "$b" = build ] && grep -q '^# check: sanitizer-only' "$f" && continue
@@ -83,43 +110,58 @@ for variant in build:bin build/san:build/san/bin; do
 		# shellcheck disable=SC2086 # one word per suite file
 		tap "bats ($bin)" env BIN="$PWD/$bin" HELPERS="$PWD/$b/helpers" bats --tap $suites
 	fi
-done
+}
+lane gcc tests build bin
+lane san tests build/san build/san/bin
 
-shell_files=$(
-	{
-		ls cmd/*.sh share/*.sh share/*/*.sh t/*.sh t/*/*.sh t/helpers/*.bash .ci/run .ci/deps 2>/dev/null
-		# Scripts without the .sh suffix, found by their #! line.
-		for f in share/* contrib/* contrib/*/* t/sim/* t/helpers/* t/live/*; do
-			[ -f "$f" ] && head -n 1 "$f" | grep -q '^#!.*sh' && echo "$f"
-		done
-	} | sort -u
-)
-for f in $shell_files; do
-	step "shellcheck $f" shellcheck -x "$f"
-done
-for f in t/*.bats; do
-	[ -f "$f" ] && step "shellcheck $f" shellcheck -x -s bash "$f"
-done
-
-# Fuzz smoke: each target a fixed number of runs over its seed corpus.
-if command -v clang >/dev/null 2>&1 && ls t/fuzz/fuzz_*.c >/dev/null 2>&1; then
-	step "build fuzz targets" make -s -j"$jobs" fuzz
-	for src in t/fuzz/fuzz_*.c; do
-		name=$(basename "$src" .c)
-		seeds=t/fuzz/corpus/$name
-		mkdir -p "$log/$name"
-		step "fuzz $name (2000 runs)" build/fuzz/"$name" -runs=2000 -seed=1 -max_len=65536 \
-			-rss_limit_mb=2048 "$log/$name" "$seeds"
+static() {
+	shell_files=$(
+		{
+			ls cmd/*.sh share/*.sh share/*/*.sh t/*.sh t/*/*.sh t/helpers/*.bash .ci/run .ci/deps 2>/dev/null
+			# Scripts without the .sh suffix, found by their #! line.
+			for f in share/* contrib/* contrib/*/* t/sim/* t/helpers/* t/live/*; do
+				[ -f "$f" ] && head -n 1 "$f" | grep -q '^#!.*sh' && echo "$f"
+			done
+		} | sort -u
+	)
+	for f in $shell_files; do
+		step "shellcheck $f" shellcheck -x "$f"
 	done
-fi
+	for f in t/*.bats; do
+		[ -f "$f" ] && step "shellcheck $f" shellcheck -x -s bash "$f"
+	done
+	# Fuzz smoke: each target a fixed number of runs over its seed corpus.
+	if command -v clang >/dev/null 2>&1 && ls t/fuzz/fuzz_*.c >/dev/null 2>&1; then
+		step "build fuzz targets" make -s -j"$jobs" fuzz
+		for src in t/fuzz/fuzz_*.c; do
+			name=$(basename "$src" .c)
+			seeds=t/fuzz/corpus/$name
+			mkdir -p "$W/$name"
+			step "fuzz $name (2000 runs)" build/fuzz/"$name" -runs=2000 -seed=1 -max_len=65536 \
+				-rss_limit_mb=2048 "$W/$name" "$seeds"
+		done
+	fi
+}
+lane static static
 
-if [ -n "$independent" ]; then
-	wait "$independent_pid"
-	count_tap "bats (build-independent suites)" "$log/independent.tap" "$(cat "$log/independent.rc")"
-fi
-
+wait
+for name in build $lanes; do
+	grep -v '^#tally \|^#lane ' "$log/$name.report"
+done
+for name in build $lanes; do
+	sed -n 's/^#lane //p' "$log/$name.report"
+done | awk '{ printf "# lane %s: %d s\n", $1, $2 }'
+printf '# make check: %d s\n' $(($(date +%s) - t0))
 # A skipped test is neither passed nor failed; it is counted apart, above the
-# summary line CI reads.
-[ "$skipped" -eq 0 ] || printf '%s skipped\n' "$skipped"
-printf '%s passed, %s failed\n' "$passed" "$failed"
-[ "$failed" -eq 0 ]
+# summary line CI reads. A lane that died without its "#lane" line counts as
+# a failure.
+for name in build $lanes; do
+	grep -q '^#lane ' "$log/$name.report" || printf '#tally 0 1 0\n'
+	grep '^#tally ' "$log/$name.report"
+done | awk '
+	{ p += $2; f += $3; s += $4 }
+	END {
+		if (s > 0) printf "%d skipped\n", s
+		printf "%d passed, %d failed\n", p, f
+		exit f > 0
+	}'
