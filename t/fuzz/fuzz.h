@@ -5,10 +5,12 @@
 #ifndef T_FUZZ_FUZZ_H
 #define T_FUZZ_FUZZ_H
 
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -55,18 +57,33 @@ static inline char *fuzz_slurp(const char *rel, size_t *len)
 	return p;
 }
 
-/* A private directory for this process, removed by nobody (the caller's
- * TMPDIR is the fuzzing run's scratch space). */
+static char fuzz_dir[PATH_MAX];
+
+static inline int fuzz_rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+static inline void fuzz_rm_dir(void)
+{
+	nftw(fuzz_dir, fuzz_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A private directory for this process under $TMPDIR (else /tmp), removed
+ * with what it holds when the process exits normally. */
 static inline const char *fuzz_tmpdir(void)
 {
-	static char dir[PATH_MAX];
-	if (!dir[0]) {
+	if (!fuzz_dir[0]) {
 		const char *t = getenv("TMPDIR");
-		snprintf(dir, sizeof dir, "%s/fuzz.XXXXXX", t && t[0] ? t : "/tmp");
-		if (!mkdtemp(dir))
+		snprintf(fuzz_dir, sizeof fuzz_dir, "%s/fuzz.XXXXXX", t && t[0] ? t : "/tmp");
+		if (!mkdtemp(fuzz_dir))
 			abort();
+		atexit(fuzz_rm_dir);
 	}
-	return dir;
+	return fuzz_dir;
 }
 
 /* An error message must be a terminated C string (a tool prints it): a
