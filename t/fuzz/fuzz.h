@@ -88,7 +88,8 @@ static inline const char *fuzz_tmpdir(void)
 
 /* An error message must be a terminated C string (a tool prints it): a
  * missing NUL is a finding, and formatting it lets ASan see a message built
- * from an unterminated buffer. */
+ * from an unterminated buffer. FUZZ_VERBOSE=1 prints it on stderr (to see
+ * where a seed stops). */
 static inline void fuzz_check_message(const struct err *e)
 {
 	size_t n = strnlen(e->msg, sizeof e->msg);
@@ -96,7 +97,7 @@ static inline void fuzz_check_message(const struct err *e)
 		abort();
 	static FILE *sink;
 	if (!sink)
-		sink = fopen("/dev/null", "w");
+		sink = getenv("FUZZ_VERBOSE") ? stderr : fopen("/dev/null", "w");
 	if (sink)
 		fprintf(sink, "%s\n", e->msg);
 }
