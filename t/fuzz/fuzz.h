@@ -5,6 +5,7 @@
 #ifndef T_FUZZ_FUZZ_H
 #define T_FUZZ_FUZZ_H
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
@@ -55,6 +56,14 @@ static inline char *fuzz_slurp(const char *rel, size_t *len)
 	p[used] = 0;
 	*len = used;
 	return p;
+}
+
+/* Writes the whole file (0600), or aborts. */
+static inline void fuzz_put(const char *path, const void *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || (n && write(fd, p, n) != (ssize_t)n) || close(fd))
+		abort();
 }
 
 static char fuzz_dir[PATH_MAX];

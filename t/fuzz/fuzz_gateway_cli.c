@@ -23,13 +23,6 @@
 
 static char cli[PATH_MAX], out_path[PATH_MAX], err_path[PATH_MAX], mode_path[PATH_MAX];
 
-static void put(const char *path, const void *p, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || (n && write(fd, p, n) != (ssize_t)n) || close(fd))
-		abort();
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -49,7 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			 "[ \"$m\" = kill ] && kill -9 $$\n"
 			 "exit \"$m\"\n",
 			 mode_path, out_path, err_path);
-	put(cli, script, (size_t)n);
+	fuzz_put(cli, script, (size_t)n);
 	if (chmod(cli, 0700))
 		abort();
 	return 0;
@@ -65,12 +58,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *o = data + 3;
 	if (n > size - 3)
 		n = size - 3;
-	put(out_path, o, n);
-	put(err_path, o + n, size - 3 - n);
+	fuzz_put(out_path, o, n);
+	fuzz_put(err_path, o + n, size - 3 - n);
 	char m[8];
 	int ml = mode == 5 ? snprintf(m, sizeof m, "kill\n") : mode == 7 ? snprintf(m, sizeof m, "hang\n")
 								 : snprintf(m, sizeof m, "%u\n", mode);
-	put(mode_path, m, (size_t)ml);
+	fuzz_put(mode_path, m, (size_t)ml);
 
 	struct gateway_host g;
 	struct err e = { 0 };

@@ -31,9 +31,7 @@ static void put(const char *name, const void *p, size_t n)
 {
 	char path[PATH_MAX + 32];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || (n && write(fd, p, n) != (ssize_t)n) || close(fd))
-		abort();
+	fuzz_put(path, p, n);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
