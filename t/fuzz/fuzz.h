@@ -1,7 +1,8 @@
 /* Shared by the fuzz targets: fixed inputs read once (the real samples under
  * testdata/, found from the binary's place build/.../NAME or the working
- * directory), a private temporary directory per process, and a check that a
- * message handed out as text is terminated and printable as such. */
+ * directory), a private temporary directory per process, files written
+ * whole, a check that a message handed out as text is terminated, and test
+ * certificates. */
 #ifndef T_FUZZ_FUZZ_H
 #define T_FUZZ_FUZZ_H
 
@@ -13,6 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdbool.h>
 
 #include "err.h"
 
@@ -109,6 +115,39 @@ static inline void fuzz_check_message(const struct err *e)
 		sink = getenv("FUZZ_VERBOSE") ? stderr : fopen("/dev/null", "w");
 	if (sink)
 		fprintf(sink, "%s\n", e->msg);
+}
+
+/* A test certificate for key (self-signed when issuer is NULL, else signed
+ * by issuer_key): CN cn, serial, critical basic constraints (CA or not),
+ * valid from days_from to days_to around now, subjectAltName san if any. */
+static inline X509 *fuzz_cert(const char *cn, long serial, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+			      bool ca, long days_from, long days_to, const char *san)
+{
+	X509 *c = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	if (!c || !n || !X509_set_version(c, 2) || !ASN1_INTEGER_set(X509_get_serialNumber(c), serial) ||
+	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_set_subject_name(c, n) || !X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : n) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(c), 86400L * days_from) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(c), 86400L * days_to) || !X509_set_pubkey(c, key))
+		abort();
+	X509V3_CTX ctx;
+	X509V3_set_ctx(&ctx, issuer ? issuer : c, c, NULL, NULL, 0);
+	X509_EXTENSION *x = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
+						ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+	if (!x || !X509_add_ext(c, x, -1))
+		abort();
+	X509_EXTENSION_free(x);
+	if (san) {
+		x = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+		if (!x || !X509_add_ext(c, x, -1))
+			abort();
+		X509_EXTENSION_free(x);
+	}
+	if (!X509_sign(c, issuer ? issuer_key : key, EVP_sha256()))
+		abort();
+	X509_NAME_free(n);
+	return c;
 }
 
 #endif

@@ -11,9 +11,6 @@
  *   2, 3  the DER as the root CA CRL, or the PCK CRL, of the real collateral,
  *      then dcap_verify on the real quote (the collateral JSON around the
  *      CRLs is fuzz_collateral's). */
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,26 +28,6 @@ static struct dcap_verifier real; /* the real collateral: its root and CA certif
 static X509 *pck_ca;
 static EVP_PKEY *test_key;
 static X509 *test_ca, *test_leaf[4];
-
-static X509 *make_cert(const char *cn, long serial, X509 *issuer, bool ca)
-{
-	X509 *c = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	if (!c || !n || !X509_set_version(c, 2) || !ASN1_INTEGER_set(X509_get_serialNumber(c), serial) ||
-	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) ||
-	    !X509_set_subject_name(c, n) || !X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : n) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(c), -86400L * 3650) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(c), 86400L * 3650) || !X509_set_pubkey(c, test_key))
-		abort();
-	X509V3_CTX ctx;
-	X509V3_set_ctx(&ctx, issuer ? issuer : c, c, NULL, NULL, 0);
-	X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	if (!bc || !X509_add_ext(c, bc, -1) || !X509_sign(c, test_key, EVP_sha256()))
-		abort();
-	X509_EXTENSION_free(bc);
-	X509_NAME_free(n);
-	return c;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -71,9 +48,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	test_key = EVP_EC_gen("P-256");
 	if (!test_key)
 		abort();
-	test_ca = make_cert("fuzz test CA", 1000, NULL, true);
+	test_ca = fuzz_cert("fuzz test CA", 1000, test_key, NULL, NULL, true, -3650, 3650, NULL);
 	for (int i = 0; i < 4; i++)
-		test_leaf[i] = make_cert("fuzz test leaf", i + 1, test_ca, false);
+		test_leaf[i] = fuzz_cert("fuzz test leaf", i + 1, test_key, test_ca, test_key, false, -3650, 3650, NULL);
 	return 0;
 }
 
