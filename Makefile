@@ -5,6 +5,7 @@
 #   make demo       the main job on the built-in real sample
 #   make bench      benchmarks against the named peers
 #   make fuzz       libFuzzer targets into build/fuzz/
+#   make fuzz-long  every fuzz target for FUZZ_TIME seconds (default 600), one after another
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -47,7 +48,7 @@ HELPER_SRC := $(wildcard t/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:t/helpers/%.c=$(B)/helpers/%)
 MAN       := $(wildcard doc/*.1)
 
-.PHONY: all unit helpers check demo bench fuzz install uninstall clean
+.PHONY: all unit helpers check demo bench fuzz fuzz-long install uninstall clean
 all: $(TOOLS:%=$(BIN)/%)
 
 $(B)/%.o: %.c $(wildcard lib/*.h) cmd/tool.h
@@ -101,8 +102,11 @@ build/fuzz/lib/%.o: lib/%.c $(wildcard lib/*.h)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 build/fuzz/libphala-fuzz.a: $(FUZZ_OBJ)
 	$(AR) rcs $@ $^
-build/fuzz/%: t/fuzz/%.c build/fuzz/libphala-fuzz.a
+build/fuzz/%: t/fuzz/%.c t/fuzz/fuzz.h build/fuzz/libphala-fuzz.a
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libphala-fuzz.a $(LDLIBS)
+FUZZ_TIME ?= 600
+fuzz-long: fuzz
+	nice t/fuzz/long.sh $(FUZZ_TIME)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DATADIR)
