@@ -141,6 +141,9 @@ if [ "${1:-}" = --lane ]; then
 fi
 
 log=$(mktemp -d "${TMPDIR:-/tmp}/check.XXXXXX") || exit 4
+# Traversable: as root the servers some suites start (sshd, PostgreSQL) run
+# as the unprivileged test user, in directories under a lane's TMPDIR.
+chmod 711 "$log"
 export log
 lane_pids=''
 trap 'rm -rf "$log"' EXIT
