@@ -357,8 +357,10 @@ static void export_skip(const char *file, const struct err *why, void *arg)
 
 static int cmd_export(struct ctx *c)
 {
-	if (c->nargs != 0 || c->json)
-		tool_usage_error(usage, "export takes no operands (its output is JSON lines)");
+	if (c->nargs != 0)
+		tool_usage_error(usage, "export takes no operands");
+	if (c->json)
+		tool_usage_error(usage, "export: --json does not apply (the output is JSON lines)");
 	open_store(c, false, "export");
 	struct err e = { 0 };
 	if (claim_list(&c->store, export_one, export_skip, c, &e))
@@ -375,8 +377,10 @@ static int cmd_export(struct ctx *c)
  * claim created under its lock; those already present are left alone. */
 static int cmd_import(struct ctx *c)
 {
-	if (c->nargs > 1 || c->json)
+	if (c->nargs > 1)
 		tool_usage_error(usage, "import: expected [FILE]");
+	if (c->json)
+		tool_usage_error(usage, "import: --json does not apply");
 	struct err e = { 0 };
 	struct buf text = { 0 };
 	if (file_read_all(c->nargs ? c->args[0] : NULL, INPUT_MAX, &text, &e))

@@ -496,9 +496,11 @@ static int pg_hand_down(struct claim_lock *l, struct err *e)
 	char th[2 * SHA256_LEN + 1];
 	token_hash(t.revision, th);
 	const char *params[] = { th, l->lease };
+	/* With the rows of holders gone (killed before their unlock). */
 	if ((rc = scommand(p, "lock hand-down",
-			   "INSERT INTO @.handdown (token_sha256, lease_id, backend_pid) VALUES ($1, $2, "
-			   "pg_backend_pid())",
+			   "WITH gone AS (DELETE FROM @.handdown WHERE backend_pid NOT IN (SELECT pid FROM "
+			   "pg_stat_activity)) INSERT INTO @.handdown (token_sha256, lease_id, backend_pid) VALUES "
+			   "($1, $2, pg_backend_pid())",
 			   2, params, NULL, e)))
 		return rc;
 	memcpy(l->token, t.revision, sizeof t.revision);

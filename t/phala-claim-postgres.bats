@@ -138,6 +138,10 @@ $PG_DIR/log/server.log:0"
 	run C get l1
 	assert_failure 1
 	kill "$(cat child)" # CMD, orphaned, would hold nothing
+	# the killed holder's hand-down row goes with the next hand-down
+	[ "$(Q "SELECT count(*) FROM t_$BATS_TEST_NUMBER.handdown")" = 1 ]
+	C lock l1 -- true
+	[ "$(Q "SELECT count(*) FROM t_$BATS_TEST_NUMBER.handdown")" = 0 ]
 }
 
 @test "two schemas never block each other; one schema's lease does" {

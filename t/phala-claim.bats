@@ -708,6 +708,15 @@ l2	'
 	assert_failure 2
 	run C get l1 Bad-Field
 	assert_failure 2
+	run C export extra
+	assert_failure 2
+	run C export --json
+	assert_failure 2
+	assert_output --partial "export: --json does not apply"
+	run C import a b
+	assert_failure 2
+	run C import /nonexistent/file
+	assert_failure 4
 }
 
 @test "lock files do not pile up: gone once the claim is (rm, a write to no claim, lock around rm)" {

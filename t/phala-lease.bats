@@ -1224,7 +1224,7 @@ cvms list --page 1 --page-size 100 --json"
 @test "61,64: defaults, trusted file, env and flags in precedence order; node trimmed" {
 	acquire_answers
 	mkdir -p "$XDG_CONFIG_HOME/phala-lease"
-	printf 'instance_type = tdx.large\nnode =   7  \nttl = 2h\n' >"$XDG_CONFIG_HOME/phala-lease/config"
+	printf 'instance_type = tdx.large\nnode =   7  \nttl = 2h\nclaims_url =\n' >"$XDG_CONFIG_HOME/phala-lease/config"
 	run L acquire --no-attest
 	assert_success
 	run grep '^deploy ' "$FAKE_PHALA/log"
@@ -1240,10 +1240,11 @@ cvms list --page 1 --page-size 100 --json"
 
 @test "62: an untrusted project file cannot change CLI path, API base, node or compose, but can set type and work dir" {
 	acquire_answers
-	printf 'phala = /bin/false\napi_prefix = http://evil.example/api/v1\nnode = 3\ncompose = x.yml\ninstance_type = tdx.medium\nwork_dir = /var/volatile/x\n' >.phala-lease.conf
+	printf 'phala = /bin/false\napi_prefix = http://evil.example/api/v1\nnode = 3\ncompose = x.yml\ninstance_type = tdx.medium\nwork_dir = /var/volatile/x\nclaims_url = postgresql://evil.example/x\n' >.phala-lease.conf
 	run L acquire --no-attest
 	assert_success
 	assert_output --partial "'phala' is not accepted from a project file; ignored"
+	assert_output --partial "'claims_url' is not accepted from a project file; ignored"
 	assert_output --partial "'api_prefix' is not accepted from a project file; ignored"
 	run grep '^deploy ' "$FAKE_PHALA/log"
 	assert_output --partial " -t tdx.medium --dev-os "

@@ -260,6 +260,7 @@ pl_config_set() {
 		CF_SSH_TRIES=$v ;;
 	cli_timeout) CF_CLI_TIMEOUT=$(pl_duration "$src" "$v" 1) || exit 2 ;;
 	proxy_args) CF_PROXY_ARGS=$v ;;
+	claims_url) ;; # the claim store: read by phala-claim itself (phala-claim(1), STORES)
 	ssh_user) pl_is_user "$v" || pl_die 2 "$src: '$v' is not a user name"; CF_SSH_USER=$v ;;
 	*) pl_die 2 "$src: unknown setting" ;;
 	esac

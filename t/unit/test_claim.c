@@ -1,6 +1,8 @@
 #include <stdbool.h>
+#include <unistd.h>
 
 #include "claim.h"
+#include "claimpg.h"
 #include "unit.h"
 
 #define REV "0123456789abcdef0123456789abcdef"
@@ -183,11 +185,47 @@ static void parse_rejects(void)
 	}
 }
 
+/* The store is chosen by PHALA_CLAIMS_URL, else the user config's
+ * claims_url; an empty value and other keys choose nothing. */
+static void store_choice(void)
+{
+	char dir[] = "/tmp/test_claim.XXXXXX", file[64];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(file, sizeof file, "%s/config", dir);
+	char *url = NULL;
+	struct err e = { 0 };
+	unsetenv("PHALA_CLAIMS_URL");
+	setenv("PHALA_LEASE_CONFIG", file, 1);
+	CHECK(claimpg_configured(&url, &e) == EXIT_OK && url == NULL); /* no file */
+	FILE *f = fopen(file, "w");
+	fputs("# fleet\nttl = 2h\n  claims_url\t=  postgresql://ci@db.example/fleet?sslmode=verify-full  \n"
+	      "claims_url_x = other\n", f);
+	fclose(f);
+	CHECK(claimpg_configured(&url, &e) == EXIT_OK && url && !strcmp(url, "postgresql://ci@db.example/fleet?sslmode=verify-full"));
+	free(url);
+	setenv("PHALA_CLAIMS_URL", "host=a dbname=b", 1);
+	CHECK(claimpg_configured(&url, &e) == EXIT_OK && url && !strcmp(url, "host=a dbname=b"));
+	free(url);
+	unsetenv("PHALA_CLAIMS_URL");
+	f = fopen(file, "w");
+	fputs("claims_url = postgresql://x/y\n#claims_url = z\nclaims_url =\n", f); /* the last one wins */
+	fclose(f);
+	CHECK(claimpg_configured(&url, &e) == EXIT_OK && url == NULL);
+	f = fopen(file, "w");
+	fputs("claims_urlx = postgresql://x/y\n", f);
+	fclose(f);
+	CHECK(claimpg_configured(&url, &e) == EXIT_OK && url == NULL);
+	unlink(file);
+	rmdir(dir);
+	unsetenv("PHALA_LEASE_CONFIG");
+}
+
 int main(void)
 {
 	RUN(lease_ids);
 	RUN(field_table);
 	RUN(parse_and_serialise);
 	RUN(parse_rejects);
+	RUN(store_choice);
 	return UNIT_DONE();
 }
