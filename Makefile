@@ -26,10 +26,10 @@ BIN ?= bin
 
 OPENSSL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libssl libcrypto)
 OPENSSL_LIBS   := $(shell $(PKG_CONFIG) --libs libssl libcrypto)
-# libcbor (the lite measurement CBOR) and zlib (image tarballs), Debian's
-# libcbor-dev and zlib1g-dev.
-DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcbor zlib)
-DEP_LIBS   := $(shell $(PKG_CONFIG) --libs libcbor zlib)
+# libcbor (the lite measurement CBOR), zlib (image tarballs) and libpq (the
+# claims on PostgreSQL), Debian's libcbor-dev, zlib1g-dev and libpq-dev.
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcbor zlib libpq)
+DEP_LIBS   := $(shell $(PKG_CONFIG) --libs libcbor zlib libpq)
 WARNINGS = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wvla -Wundef -Wcast-qual
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -Ilib $(OPENSSL_CFLAGS) $(DEP_CFLAGS) $(CFLAGS)

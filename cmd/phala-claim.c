@@ -22,13 +22,19 @@ static const char usage[] =
 	"  find KEY=VALUE                               the claims whose field equals VALUE\n"
 	"  rm LEASE [--if-revision REV]                 remove the claim\n"
 	"  lock LEASE -- CMD [ARG ...]                  run CMD holding the lease's lock\n"
+	"  export                                       all claims, one JSON line each\n"
+	"  import [FILE]                                create the claims of an export (revisions\n"
+	"                                               kept); existing claims are never overwritten\n"
 	"      --dir DIR   claims directory (default $PHALA_CLAIMS_DIR, else\n"
-	"                  ${XDG_STATE_HOME:-$HOME/.local/state}/phala-lease/claims)\n"
+	"                  ${XDG_STATE_HOME:-$HOME/.local/state}/phala-lease/claims);\n"
+	"                  without it, $PHALA_CLAIMS_URL or the user config's claims_url\n"
+	"                  choose the PostgreSQL store (phala-claim(1), STORES)\n"
 	"      --json      one JSON object on standard output\n"
 	"  -h, --help      this text\n"
 	"      --version   the suite's version\n"
 	"Exit: 0 ok, 1 absent/exists/no match/claim changed, 2 usage or invalid value,\n"
-	"3 corrupt claim or unsafe directory, 4 I/O error; lock: CMD's status.\n";
+	"3 corrupt claim or unsafe directory, 4 I/O error, 5 database unreachable or\n"
+	"refused; lock: CMD's status.\n";
 
 struct skipped {
 	struct buf json;
@@ -45,6 +51,7 @@ struct ctx {
 	struct buf out;
 	struct jsonw w;
 	int matches;
+	int skipped_n; /* export: corrupt claims */
 	struct skipped *skipped; /* --json list/find: the files skipped */
 };
 
@@ -215,6 +222,16 @@ static int cmd_get(struct ctx *c)
 	return EXIT_OK;
 }
 
+/* Ends a line of output (ok: it was written), flushing now and then. */
+static int end_line(struct ctx *c, bool ok)
+{
+	if (!ok || !buf_append(&c->out, "\n", 1))
+		oom();
+	if (c->out.len > 65536)
+		flush_out(c);
+	return EXIT_OK;
+}
+
 static int visit(const struct claim *cl, void *arg)
 {
 	struct ctx *c = arg;
@@ -233,11 +250,7 @@ static int visit(const struct claim *cl, void *arg)
 		const char *v = claim_get(cl, cols[i]);
 		ok = buf_printf(&c->out, "\t%s", v ? v : "-");
 	}
-	if (!ok || !buf_append(&c->out, "\n", 1))
-		oom();
-	if (c->out.len > 65536)
-		flush_out(c);
-	return EXIT_OK;
+	return end_line(c, ok);
 }
 
 static void skip(const char *file, const struct err *why, void *arg)
@@ -328,6 +341,84 @@ static int cmd_rm(struct ctx *c)
 	return EXIT_OK;
 }
 
+static int export_one(const struct claim *cl, void *arg)
+{
+	struct ctx *c = arg;
+	c->matches++;
+	return end_line(c, claim_serialise(cl, &c->out));
+}
+
+static void export_skip(const char *file, const struct err *why, void *arg)
+{
+	struct ctx *c = arg;
+	c->skipped_n++;
+	fprintf(stderr, "%s: not exported: %s: %s\n", tool_name, file, why->msg);
+}
+
+static int cmd_export(struct ctx *c)
+{
+	if (c->nargs != 0 || c->json)
+		tool_usage_error(usage, "export takes no operands (its output is JSON lines)");
+	open_store(c, false, "export");
+	struct err e = { 0 };
+	if (claim_list(&c->store, export_one, export_skip, c, &e))
+		fail(&e);
+	if (c->skipped_n) {
+		flush_out(c);
+		err_set(&e, EXIT_MALFORMED, "%d corrupt claims not exported", c->skipped_n);
+		fail(&e);
+	}
+	return EXIT_OK;
+}
+
+/* import: every line parsed first (a bad one imports nothing), then each
+ * claim created under its lock; those already present are left alone. */
+static int cmd_import(struct ctx *c)
+{
+	if (c->nargs > 1 || c->json)
+		tool_usage_error(usage, "import: expected [FILE]");
+	struct err e = { 0 };
+	struct buf text = { 0 };
+	if (file_read_all(c->nargs ? c->args[0] : NULL, INPUT_MAX, &text, &e))
+		fail(&e);
+	size_t n = 0, cap = 0;
+	struct claim *all = NULL;
+	char *p = text.len ? (char *)text.data : NULL, *end = p ? p + text.len : NULL;
+	for (size_t line = 1; p && p < end; line++) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (len) {
+			if (n == cap && !(all = realloc(all, (cap = cap ? cap * 2 : 64) * sizeof *all)))
+				oom();
+			if (claim_parse(&all[n], p, len, &e)) {
+				err_wrap(&e, "line %zu", line);
+				fail(&e);
+			}
+			n++;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	buf_free(&text);
+	open_store(c, true, "import");
+	int imported = 0, present = 0;
+	for (size_t i = 0; i < n; i++) {
+		int rc = claim_import(&c->store, &all[i], &e);
+		if (rc == EXIT_REJECTED) {
+			present++;
+			fprintf(stderr, "%s: not imported: %s\n", tool_name, e.msg);
+		} else if (rc) {
+			fail(&e);
+		} else {
+			imported++;
+		}
+		claim_free(&all[i]);
+	}
+	free(all);
+	if (!buf_printf(&c->out, "%d imported, %d already present\n", imported, present))
+		oom();
+	return present ? EXIT_REJECTED : EXIT_OK;
+}
+
 static volatile sig_atomic_t child_pid;
 
 static void forward(int sig)
@@ -353,12 +444,8 @@ static int cmd_lock(struct ctx *c, int argc, char **argv)
 	struct err e = { 0 };
 	if (claim_lock(&c->store, lease, true, &l, &e))
 		fail(&e);
-	char fd[16];
-	snprintf(fd, sizeof fd, "%d", l.fd);
-	if (setenv(CLAIM_ENV_LOCK_LEASE, lease, 1) || setenv(CLAIM_ENV_LOCK_FD, fd, 1)) {
-		err_set(&e, EXIT_SYSTEM, "setenv: %s", strerror(errno));
+	if (claim_lock_hand_down(&l, &e))
 		fail(&e);
-	}
 	/* A signal ignored on entry stays ignored, here and in CMD (nohup's
 	 * rule): a caller's non-cancellable section (phala-lease's release and
 	 * rollback) must not be cut short by a second Ctrl-C. The others are
@@ -442,7 +529,8 @@ int main(int argc, char **argv)
 			int (*run)(struct ctx *);
 			bool revision;
 		} cmds[] = { { "create", cmd_create, false }, { "set", cmd_set, true }, { "get", cmd_get, false },
-			     { "list", cmd_list, false },     { "find", cmd_find, false }, { "rm", cmd_rm, true } };
+			     { "list", cmd_list, false },     { "find", cmd_find, false }, { "rm", cmd_rm, true },
+			     { "export", cmd_export, false }, { "import", cmd_import, false } };
 		size_t i = 0;
 		while (i < sizeof cmds / sizeof *cmds && strcmp(cmd, cmds[i].name))
 			i++;

@@ -26,6 +26,8 @@ fi
 . "$PL_SHARE/attest.sh"
 # shellcheck source=share/phala-lease/commands.sh
 . "$PL_SHARE/commands.sh"
+# shellcheck source=share/phala-lease/images.sh
+. "$PL_SHARE/images.sh"
 # shellcheck source=share/phala-lease/run.sh
 . "$PL_SHARE/run.sh"
 

@@ -1,7 +1,9 @@
-/* claim: the local ownership ledger - one JSON file per lease in a private
- * directory, written atomically, serialised by a per-lease lock, with a
- * random revision as compare-and-swap token. The file format is documented in
- * doc/phala-claim.1 (FILES); other tools rely on it.
+/* claim: the ownership ledger - one claim per lease, serialised by a
+ * per-lease lock, with a random revision as compare-and-swap token, kept in
+ * a store (claimstore.h): by default one JSON file per lease in a private
+ * directory, written atomically (lib/claimdir.c). The file format is
+ * documented in doc/phala-claim.1 (FILES); other tools rely on it. The field
+ * table is lib/claimfield.c, the record format lib/claimrec.c.
  *
  * Every function returns EXIT_OK or an exit code and fills struct err:
  * EXIT_REJECTED (1): the claim is absent (read/update/remove), already exists
@@ -31,14 +33,19 @@
 /* Environment of a command run by `phala-claim lock`: the lease whose lock is
  * held and the inherited descriptor holding it (see claim_lock). */
 #define CLAIM_ENV_LOCK_LEASE "PHALA_CLAIM_LOCK_LEASE"
-#define CLAIM_ENV_LOCK_FD "PHALA_CLAIM_LOCK_FD"
+#define CLAIM_ENV_LOCK_FD "PHALA_CLAIM_LOCK_FD"       /* the directory store */
+#define CLAIM_ENV_LOCK_TOKEN "PHALA_CLAIM_LOCK_TOKEN" /* the PostgreSQL store */
 
 /* Start of the message of a failed compare-and-swap (EXIT_REJECTED). */
 #define CLAIM_CONFLICT "claim changed; retry"
 
-/* A store: the resolved, checked directory. */
+struct claim_store_ops;
+
+/* A store: its implementation and state. */
 struct claim_store {
-	char *dir;
+	const struct claim_store_ops *ops;
+	char *dir;  /* the directory store: the resolved, checked directory */
+	void *impl; /* other stores' state */
 };
 
 /* One field, as text: integers in decimal, booleans "true"/"false". */
@@ -58,8 +65,11 @@ struct claim {
 
 /* A held per-lease lock. */
 struct claim_lock {
-	int fd;         /* -1 when not held */
+	const struct claim_store *store; /* NULL when not held */
+	char lease[CLAIM_LEASE_MAX + 1];
+	int fd;         /* the directory store: the lock file, -1 when not held */
 	bool inherited; /* handed down by `phala-claim lock`; never released here */
+	char token[CLAIM_REVISION_LEN + 1]; /* PostgreSQL store: the hand-down token given out, or "" */
 };
 
 /* Directory: dir if non-NULL, else $PHALA_CLAIMS_DIR, else
@@ -104,6 +114,9 @@ int claim_read(const struct claim_store *s, const char *lease, struct claim *c, 
 int claim_lock(const struct claim_store *s, const char *lease, bool for_child, struct claim_lock *l,
 	       struct err *e);
 void claim_unlock(struct claim_lock *l);
+/* Before running a child under the held lock l: makes it known to the child
+ * (its environment), whose own calls then use it (see claim_lock). */
+int claim_lock_hand_down(struct claim_lock *l, struct err *e);
 /* Releases the lock; first, when LEASE has no claim (it was removed under
  * this lock, or never existed), removes the lease's lock file, so that the
  * lock files of leases long gone do not pile up. Safe: claim_lock, once it
@@ -135,6 +148,10 @@ int claim_list(const struct claim_store *s, claim_visit_fn visit, claim_skip_fn 
  * candidates. Other keys scan like claim_list. */
 int claim_find(const struct claim_store *s, const char *key, const char *value, claim_visit_fn visit,
 	       claim_skip_fn skip, void *arg, struct err *e);
+
+/* Import: c (a parsed claim, revision kept) created under its lock, never
+ * over an existing claim (EXIT_REJECTED "LEASE: claim exists"). */
+int claim_import(const struct claim_store *s, const struct claim *c, struct err *e);
 
 /* Resolves an identifier to one claim (for phala-proxy and the glue): a
  * 40-hex app id, else a lease id, else a slug. EXIT_REJECTED when none

@@ -6,13 +6,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 4
 
-log=$(mktemp -d "${TMPDIR:-/tmp}/check.XXXXXX") || exit 4
-lane_pids=''
-trap 'rm -rf "$log"' EXIT
-# shellcheck disable=SC2086 # one word per pid
-trap '[ -z "$lane_pids" ] || kill $lane_pids 2>/dev/null; exit 130' INT TERM
 jobs=$(nproc 2>/dev/null || echo 2)
-t0=$(date +%s)
 
 # Lanes: after the builds, the gcc tests, the sanitizer tests, the static
 # checks and the build-independent suites run side by side, each in its own
@@ -55,18 +49,17 @@ tap() {
 	count_tap "$name" "$W/tap" $?
 }
 
-# lane NAME CMD...: runs CMD in the background into $log/NAME.report.
+# lane NAME CMD...: runs CMD in the background into $log/NAME.report. A
+# lane is this script again (--lane), started through perl to give it the
+# default SIGINT and SIGQUIT: a shell ignores them in what it starts with &,
+# and the tests of interrupts need them.
 lanes=''
 lane() {
 	name=$1; shift
 	mkdir -p "$log/$name/tmp"
-	(
-		W=$log/$name TMPDIR=$log/$name/tmp
-		export TMPDIR
-		s=$(date +%s)
-		"$@"
-		printf '#lane %s %s\n' "$name" $(($(date +%s) - s))
-	) >"$log/$name.report" 2>&1 </dev/null &
+	W=$log/$name TMPDIR=$log/$name/tmp \
+		perl -e '$SIG{INT} = $SIG{QUIT} = "DEFAULT"; exec @ARGV or die "check: exec $ARGV[0]: $!\n"' \
+		sh t/check.sh --lane "$name" "$@" >"$log/$name.report" 2>&1 </dev/null &
 	lane_pids="$lane_pids $!"
 	lanes="$lanes $name"
 }
@@ -74,12 +67,11 @@ lane() {
 # Suites marked "# check: build-independent" exercise no binary of ours (the
 # real phala CLI, the mock API); they wait mostly on Node.js start-up, so they
 # run beside the builds.
-independent=$(grep -l '^# check: build-independent' t/*.bats 2>/dev/null)
 independent_lane() {
+	independent=$(grep -l '^# check: build-independent' t/*.bats 2>/dev/null)
 	# shellcheck disable=SC2086 # one word per suite file
 	tap "bats (build-independent suites)" bats --tap $independent
 }
-[ -z "$independent" ] || lane independent independent_lane
 
 SAN_FLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 builds() {
@@ -87,11 +79,6 @@ builds() {
 	step "build (clang, -Werror)" make -s -j"$jobs" CC=clang B=build/clang BIN=build/clang/bin all unit helpers
 	step "build (clang, ASan+UBSan)" make -s -j"$jobs" CC=clang B=build/san BIN=build/san/bin CFLAGS="$SAN_FLAGS" all unit helpers
 }
-mkdir -p "$log/build"
-W=$log/build
-s=$(date +%s)
-{ builds; printf '#lane build %s\n' $(($(date +%s) - s)); } >"$log/build.report" 2>&1
-
 export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # tests B BIN: the unit tests and the bats suites against one build. Suites
 # marked "# check: sanitizer-only" (the slow end-to-end runs) run once, under
@@ -111,8 +98,6 @@ tests() {
 		tap "bats ($bin)" env BIN="$PWD/$bin" HELPERS="$PWD/$b/helpers" bats --tap $suites
 	fi
 }
-lane gcc tests build bin
-lane san tests build/san build/san/bin
 
 static() {
 	shell_files=$(
@@ -144,6 +129,33 @@ static() {
 		done
 	fi
 }
+
+# In a lane: its scratch directory W and TMPDIR come from the environment.
+if [ "${1:-}" = --lane ]; then
+	name=$2; shift 2
+	export TMPDIR
+	s=$(date +%s)
+	"$@"
+	printf '#lane %s %s\n' "$name" $(($(date +%s) - s))
+	exit 0
+fi
+
+log=$(mktemp -d "${TMPDIR:-/tmp}/check.XXXXXX") || exit 4
+export log
+lane_pids=''
+trap 'rm -rf "$log"' EXIT
+# shellcheck disable=SC2086 # one word per pid
+trap '[ -z "$lane_pids" ] || kill $lane_pids 2>/dev/null; exit 130' INT TERM
+t0=$(date +%s)
+
+# The build-independent suites run beside the builds; the rest after them.
+lane independent independent_lane
+mkdir -p "$log/build"
+W=$log/build
+s=$(date +%s)
+{ builds; printf '#lane build %s\n' $(($(date +%s) - s)); } >"$log/build.report" 2>&1
+lane gcc tests build bin
+lane san tests build/san build/san/bin
 lane static static
 
 wait

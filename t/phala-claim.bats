@@ -1,23 +1,23 @@
 #!/usr/bin/env bats
 # phala-claim: the ownership ledger - round trips, compare-and-swap, locks,
-# bad input, corrupt files, concurrency, crash safety and a full disk.
+# bad input, corrupt files, concurrency, crash safety and a full disk. Runs on
+# the directory store, and through t/phala-claim-pg.bats on PostgreSQL
+# (t/helpers/claim-store.bash).
 # The sh -c scripts given to `lock` expand their own "$1" (SC2016 is intended).
 # shellcheck disable=SC2016
 
 load helpers/common
+load helpers/claim-store
 bats_require_minimum_version 1.5.0
 
 APP=944edab771280ede410e7b9e66fcaee6b2c4a12c
 
-setup() {
-	cd "$BATS_TEST_TMPDIR" || return 1
-	mkdir -m 700 state
-	D=$BATS_TEST_TMPDIR/state/claims
-	export D
-	unset PHALA_CLAIMS_DIR PHALA_CLAIM_LOCK_LEASE PHALA_CLAIM_LOCK_FD
-}
+setup_file() { claim_store_setup_file; }
+teardown_file() { claim_store_teardown_file; }
 
-C() { "$BIN/phala-claim" --dir "$D" "$@"; }
+setup() { claim_test_setup; }
+
+C() { "$PC" "$@"; }
 
 # snapshot: every path under the test directory with its content hash, so a
 # test can prove that nothing outside the claims directory changed.
@@ -63,6 +63,7 @@ state=creating"
 }
 
 @test "files: directory 0700, claim 0600, one line of JSON in the documented format" {
+	dir_only "modes and bytes of the claim files"
 	C create l1 app_id=$APP keep=true created_at=5 gateway_port=8443 owner="Jo Doe" > /dev/null
 	run stat -c %a "$D" "$D/l1.json"
 	assert_output "700
@@ -104,12 +105,14 @@ state=creating"
 	run C set nope state=ready
 	assert_failure 1
 	assert_output "phala-claim: nope: no claim"
-	run "$BIN/phala-claim" --dir "$BATS_TEST_TMPDIR/absent" set nope state=ready
-	assert_failure 1
-	assert_output --partial "nope: no claim"
-	run "$BIN/phala-claim" --dir "$BATS_TEST_TMPDIR/absent" rm nope
-	assert_failure 1
-	[ ! -e "$BATS_TEST_TMPDIR/absent" ]
+	if [ "$STORE" = dir ]; then
+		run "$BIN/phala-claim" --dir "$BATS_TEST_TMPDIR/absent" set nope state=ready
+		assert_failure 1
+		assert_output --partial "nope: no claim"
+		run "$BIN/phala-claim" --dir "$BATS_TEST_TMPDIR/absent" rm nope
+		assert_failure 1
+		[ ! -e "$BATS_TEST_TMPDIR/absent" ]
+	fi
 	run C rm nope
 	assert_failure 1
 	run C get nope app_id
@@ -131,15 +134,15 @@ state=creating"
 @test "compare-and-swap: a stale revision is refused with the conflict message, nothing written" {
 	rev=$(C create l1 state=creating)
 	rev2=$(C set l1 --if-revision "$rev" state=provisioning)
-	before=$(cat "$D/l1.json")
+	before=$(C --json get l1)
 	run C set l1 --if-revision "$rev" state=ready
 	assert_failure 1
 	assert_output "phala-claim: l1: claim changed; retry (revision is $rev2, not $rev)"
-	[ "$(cat "$D/l1.json")" = "$before" ]
+	[ "$(C --json get l1)" = "$before" ]
 	run C rm l1 --if-revision "$rev"
 	assert_failure 1
 	assert_output --partial "claim changed; retry"
-	[ -f "$D/l1.json" ]
+	[ "$(C --json get l1)" = "$before" ]
 	run C rm l1 --if-revision "$rev2"
 	assert_success
 	run C set l1 --if-revision "$rev2" state=ready
@@ -193,7 +196,7 @@ state=creating"
 	run C list
 	assert_success
 	assert_output ""
-	[ ! -e "$D" ]
+	[ "$STORE" = pg ] || [ ! -e "$D" ]
 	C create b2 state=ready > /dev/null
 	C create a1 app_id=$APP expires_at=99 > /dev/null
 	run C list
@@ -202,6 +205,7 @@ b2	ready	-	-	-	-"
 }
 
 @test "directory: --dir, then PHALA_CLAIMS_DIR, then XDG_STATE_HOME, then HOME" {
+	dir_only "where the directory is"
 	run env PHALA_CLAIMS_DIR="$BATS_TEST_TMPDIR/env" "$BIN/phala-claim" create e1
 	assert_success
 	[ -f "$BATS_TEST_TMPDIR/env/e1.json" ]
@@ -212,7 +216,7 @@ b2	ready	-	-	-	-"
 	run env -u PHALA_CLAIMS_DIR -u XDG_STATE_HOME HOME="$BATS_TEST_TMPDIR/home" "$BIN/phala-claim" create h1
 	assert_success
 	[ -f "$BATS_TEST_TMPDIR/home/.local/state/phala-lease/claims/h1.json" ]
-	run env PHALA_CLAIMS_DIR="$BATS_TEST_TMPDIR/env" "$BIN/phala-claim" --dir "$D" create d1
+	run env PHALA_CLAIMS_DIR="$BATS_TEST_TMPDIR/env" "$PC" create d1
 	[ -f "$D/d1.json" ]
 	[ ! -e "$BATS_TEST_TMPDIR/env/d1.json" ]
 }
@@ -235,6 +239,8 @@ b2	ready	-	-	-	-"
 		assert_failure 2
 	done
 	[ "$(snapshot)" = "$before" ]
+	[ "$(C list | cut -f 1)" = ok ]
+	[ "$STORE" = pg ] && return
 	run ls -A "$D"
 	assert_output ".index
 .ok.lock
@@ -243,14 +249,14 @@ ok.json"
 
 @test "bad values: over-long, non-hex app id, non-integer timestamps, bad enums, control characters - exit 2" {
 	C create l1 state=creating > /dev/null
-	before=$(cat "$D/l1.json")
+	before=$(C --json get l1)
 	long=$(head -c 4097 /dev/zero | tr '\0' x)
 	run C set l1 note="$long"
 	assert_failure 2
 	assert_output "phala-claim: note: value too long (4097 bytes, at most 4096)"
 	run C set l1 note="$(head -c 4096 /dev/zero | tr '\0' x)"
 	assert_success
-	before=$(cat "$D/l1.json")
+	before=$(C --json get l1)
 	run C set l1 app_id=944edab771280ede410e7b9e66fcaee6b2c4a12g
 	assert_failure 2
 	assert_output "phala-claim: app_id: expected 40 hex digits (a bare app id, no app_ or 0x prefix)"
@@ -293,13 +299,15 @@ ok.json"
 	assert_failure 2
 	run C set l1 novalue
 	assert_failure 2
-	[ "$(cat "$D/l1.json")" = "$before" ]
+	[ "$(C --json get l1)" = "$before" ]
 	run C create l2 app_id=nothex
 	assert_failure 2
-	[ ! -e "$D/l2.json" ]
+	run C get l2
+	assert_failure 1
 }
 
 @test "a symlinked claim file is refused (exit 3) and its target never touched" {
+	dir_only "symbolic links among the claim files"
 	echo '{"precious":true}' > target.json
 	before=$(snapshot)
 	mkdir -m 700 "$D"
@@ -322,6 +330,7 @@ ok.json"
 }
 
 @test "a symlinked, foreign-mode or non-directory claims directory is refused (exit 3)" {
+	dir_only "an unsafe claims directory"
 	mkdir -m 700 real
 	ln -s real link
 	run "$BIN/phala-claim" --dir link create l1
@@ -346,6 +355,7 @@ ok.json"
 }
 
 @test "a claims directory owned by another user is refused" {
+	dir_only "an unsafe claims directory"
 	[ "$(id -u)" -eq 0 ] || skip "needs root to chown"
 	mkdir -m 700 theirs
 	chown 65534 theirs
@@ -355,6 +365,7 @@ ok.json"
 }
 
 @test "invalid JSON on disk: that claim is refused (exit 3), never overwritten; the others keep working" {
+	dir_only "a corrupt claim file"
 	C create good state=ready > /dev/null
 	C create bad state=ready > /dev/null
 	printf '{"version":1,"lease_id":"bad",' > "$D/bad.json"
@@ -377,6 +388,7 @@ ok.json"
 }
 
 @test "corrupt and foreign files: each reported by list and find, skipped, left alone" {
+	dir_only "corrupt and foreign files"
 	C create good app_id=$APP owner=me > /dev/null
 	mkdir -p "$D/subdir"
 	printf '[]' > "$D/array.json"
@@ -411,6 +423,7 @@ ok.json"
 }
 
 @test "index: lookups by app id, slug, vm uuid, name, gateway host follow every write and removal" {
+	dir_only "the index files"
 	C create l1 app_id=$APP slug=one name=lease-l1 > /dev/null
 	[ -f "$D/.index/v1" ]
 	[ -f "$D/.index/app_id/$APP/l1" ]
@@ -436,6 +449,7 @@ l2	'
 }
 
 @test "index is a hint: stale entries are ignored, a corrupt candidate is reported, a claim store without it is scanned then indexed" {
+	dir_only "the index files"
 	C create l1 app_id=$APP > /dev/null
 	# a stale entry (as a crash between the entry and the claim write leaves)
 	mkdir -p "$D/.index/app_id/0000000000000000000000000000000000000009"
@@ -467,22 +481,22 @@ l2	'
 @test "resolve order for phala-proxy: app id, then lease id, then slug; ambiguity is exit 2" {
 	C create l1 app_id=$APP slug=box gateway_host=h1.example > /dev/null
 	C create box slug=other gateway_host=h2.example > /dev/null
-	run "$HELPERS/claim-lookup" "$D" $APP 1
+	run "$HELPERS/claim-lookup" "$LOOKUP_DIR" $APP 1
 	assert_output --regexp '^l1 h1.example [0-9.]+$'
-	run "$HELPERS/claim-lookup" "$D" box 1
+	run "$HELPERS/claim-lookup" "$LOOKUP_DIR" box 1
 	assert_output --regexp '^box h2.example '
-	run "$HELPERS/claim-lookup" "$D" other 1
+	run "$HELPERS/claim-lookup" "$LOOKUP_DIR" other 1
 	assert_output --regexp '^box h2.example '
 	C create l3 slug=box > /dev/null
-	run "$HELPERS/claim-lookup" "$D" box 1
+	run "$HELPERS/claim-lookup" "$LOOKUP_DIR" box 1
 	assert_output --regexp '^box h2.example '
 	C set box slug=dup > /dev/null
 	C set l3 slug=dup > /dev/null
 	C rm l1 > /dev/null
-	run "$HELPERS/claim-lookup" "$D" dup 1
+	run "$HELPERS/claim-lookup" "$LOOKUP_DIR" dup 1
 	assert_failure 2
 	assert_output "claim-lookup: dup: ambiguous: 2 claims have slug=dup"
-	run "$HELPERS/claim-lookup" "$D" $APP 1
+	run "$HELPERS/claim-lookup" "$LOOKUP_DIR" $APP 1
 	assert_failure 1
 }
 
@@ -492,9 +506,9 @@ l2	'
 	assert_failure 7
 	assert_output l1
 	# CMD reads, checks and removes the claim under the held lock: no deadlock.
-	run timeout 20 "$BIN/phala-claim" --dir "$D" lock l1 -- sh -c '
-		[ "$("$1" --dir "$2" get l1 state)" = ready ] || exit 9
-		"$1" --dir "$2" set l1 state=releasing >/dev/null && "$1" --dir "$2" rm l1' sh "$BIN/phala-claim" "$D"
+	run timeout 20 "$PC" lock l1 -- sh -c '
+		[ "$("$1" get l1 state)" = ready ] || exit 9
+		"$1" set l1 state=releasing >/dev/null && "$1" rm l1' sh "$PC"
 	assert_success
 	run C get l1
 	assert_failure 1
@@ -508,7 +522,7 @@ l2	'
 
 @test "lock: a second writer waits for the held lock; the lock survives only as long as CMD" {
 	C create l1 seq=0 > /dev/null
-	C lock l1 -- sh -c 'touch held; sleep 2; "$1" --dir "$2" set l1 seq=1 >/dev/null' sh "$BIN/phala-claim" "$D" &
+	C lock l1 -- sh -c 'touch held; sleep 2; "$1" set l1 seq=1 >/dev/null' sh "$PC" &
 	lockpid=$!
 	while [ ! -e held ]; do sleep 0.05; done
 	# this writer must wait for the lock, so it runs after seq=1
@@ -523,18 +537,18 @@ l2	'
 	C create l1 > /dev/null
 	run C lock l1 -- sh -c 'kill -9 $$'
 	assert_failure 137
-	run timeout 10 "$BIN/phala-claim" --dir "$D" set l1 state=ready
+	run timeout 10 "$PC" set l1 state=ready
 	assert_success
 	# a background child of CMD keeping the descriptor does not keep the lock
 	run C lock l1 -- sh -c 'sleep 5 > /dev/null 2>&1 & exit 0'
 	assert_success
-	run timeout 10 "$BIN/phala-claim" --dir "$D" set l1 state=releasing
+	run timeout 10 "$PC" set l1 state=releasing
 	assert_success
 }
 
 @test "lock: SIGTERM to phala-claim reaches CMD; its status comes back and the lock is free" {
 	C create l1 > /dev/null
-	"$BIN/phala-claim" --dir "$D" lock l1 -- sh -c 'trap "exit 3" TERM; touch ready; while [ ! -e stop ]; do sleep 0.1; done' &
+	"$PC" lock l1 -- sh -c 'trap "exit 3" TERM; touch ready; while [ ! -e stop ]; do sleep 0.1; done' &
 	lockpid=$!
 	while [ ! -e ready ]; do sleep 0.05; done
 	(sleep 20; touch stop) > /dev/null 2>&1 3>&- & # ends CMD should the signal be lost
@@ -544,7 +558,7 @@ l2	'
 	wait "$lockpid" || status=$?
 	kill "$watchdog"
 	[ "$status" -eq 3 ]
-	run timeout 10 "$BIN/phala-claim" --dir "$D" set l1 state=ready
+	run timeout 10 "$PC" set l1 state=ready
 	assert_success
 }
 
@@ -552,7 +566,7 @@ l2	'
 	C create l1 > /dev/null
 	(
 		trap '' HUP INT TERM
-		exec "$BIN/phala-claim" --dir "$D" lock l1 -- sh -c 'echo $$ > child; while [ ! -e stop ]; do sleep 0.1; done; echo finished'
+		exec "$PC" lock l1 -- sh -c 'echo $$ > child; while [ ! -e stop ]; do sleep 0.1; done; echo finished'
 	) > out &
 	lockpid=$!
 	while [ ! -s child ]; do sleep 0.05; done
@@ -575,12 +589,17 @@ l2	'
 @test "lock hand-down is checked: a descriptor of another lease's lock file does not bypass the lock" {
 	C create l1 seq=0 > /dev/null
 	C create l2 > /dev/null
-	C lock l1 -- sh -c 'touch held; sleep 2; "$1" --dir "$2" set l1 seq=1 >/dev/null' sh "$BIN/phala-claim" "$D" &
+	C lock l1 -- sh -c 'touch held; sleep 2; "$1" set l1 seq=1 >/dev/null' sh "$PC" &
 	lockpid=$!
 	while [ ! -e held ]; do sleep 0.05; done
-	# The environment names l1 but the descriptor is l2's lock file: not the
-	# held lock, so this writer waits for l1's lock and writes last.
-	PHALA_CLAIM_LOCK_LEASE=l1 PHALA_CLAIM_LOCK_FD=5 C set l1 seq=9 5< "$D/.l2.lock" > /dev/null
+	# The environment names l1 but the descriptor is l2's lock file (pg: a
+	# token not handed down): not the held lock, so this writer waits for
+	# l1's lock and writes last.
+	if [ "$STORE" = pg ]; then
+		PHALA_CLAIM_LOCK_LEASE=l1 PHALA_CLAIM_LOCK_TOKEN=0123456789abcdef0123456789abcdef C set l1 seq=9 > /dev/null
+	else
+		PHALA_CLAIM_LOCK_LEASE=l1 PHALA_CLAIM_LOCK_FD=5 C set l1 seq=9 5< "$D/.l2.lock" > /dev/null
+	fi
 	wait "$lockpid"
 	run C get l1 seq
 	assert_output 9
@@ -613,8 +632,8 @@ l2	'
 				r=$(C get "p$i" revision)
 				C set "p$i" --if-revision "$r" seq="$k" > /dev/null
 			done
-			C lock shared -- sh -c 'n=$("$1" --dir "$2" get shared n) && "$1" --dir "$2" set shared n=$((n + 1))' \
-				sh "$BIN/phala-claim" "$D" > /dev/null
+			C lock shared -- sh -c 'n=$("$1" get shared n) && "$1" set shared n=$((n + 1))' \
+				sh "$PC" > /dev/null
 			C list > /dev/null
 			C get shared n > /dev/null
 		) 2> "stderr.$i" &
@@ -629,11 +648,13 @@ l2	'
 	# no process saw an error, a corrupt or a torn file
 	run cat stderr.*
 	assert_output ""
+	[ "$STORE" = pg ] && return
 	run ls -A "$D"
 	refute_output --partial ".tmp"
 }
 
 @test "crash safety: 200 SIGKILLs at random points of updates leave the old or the new claim" {
+	dir_only "claim-crash kills writers of the claim files"
 	run "$HELPERS/claim-crash" "$D" crashy 200
 	assert_success
 	assert_output --regexp '^kills=200 updates=[0-9]+ bad=0 writer_failures=0$'
@@ -645,23 +666,25 @@ l2	'
 }
 
 @test "crash safety, negative control: in-place rewrites killed at random are caught as torn" {
+	dir_only "claim-crash rewrites the claim files"
 	run "$HELPERS/claim-crash" "$D" torn 200 --in-place
 	assert_failure 1
 	assert_output --regexp 'bad=[1-9][0-9]*'
 }
 
 @test "full disk (ulimit -f): the update fails non-zero, the old claim is intact, no temporary file left" {
+	dir_only "a full disk under the claim files"
 	C create l1 state=creating note=small > /dev/null
 	before=$(cat "$D/l1.json")
 	big=$(head -c 4000 /dev/zero | tr '\0' y)
-	run sh -c 'ulimit -f 1 && exec "$@"' sh "$BIN/phala-claim" --dir "$D" set l1 state=ready note="$big" n1="$big" n2="$big"
+	run sh -c 'ulimit -f 1 && exec "$@"' sh "$PC" set l1 state=ready note="$big" n1="$big" n2="$big"
 	assert_failure 4
 	assert_output --partial "phala-claim: writing $D/l1.json: write failed: File too large"
 	[ "$(cat "$D/l1.json")" = "$before" ]
 	[ ! -e "$D/.l1.tmp" ]
 	run C get l1 state
 	assert_output creating
-	run sh -c 'ulimit -f 0 && exec "$@"' sh "$BIN/phala-claim" --dir "$D" create l2 state=creating
+	run sh -c 'ulimit -f 0 && exec "$@"' sh "$PC" create l2 state=creating
 	assert_failure 4
 	[ ! -e "$D/l2.json" ]
 }
@@ -688,6 +711,7 @@ l2	'
 }
 
 @test "lock files do not pile up: gone once the claim is (rm, a write to no claim, lock around rm)" {
+	dir_only "the lock files"
 	C create l1 > /dev/null
 	[ -e "$D/.l1.lock" ] || [ -e "$D/l1.json" ]
 	C rm l1
@@ -698,14 +722,15 @@ l2	'
 	run C lock nosuch -- true
 	assert_success
 	C create l2 > /dev/null
-	C lock l2 -- "$BIN/phala-claim" --dir "$D" rm l2
+	C lock l2 -- "$PC" rm l2
 	run ls -A "$D"
 	assert_output ".index"
 }
 
 @test "a lock file removed under the lock still excludes: waiters on the old file start over on the new one, one at a time" {
+	dir_only "the lock files"
 	C create l1 > /dev/null
-	C lock l1 -- sh -c 'touch held; sleep 1; "$1" --dir "$2" rm l1' sh "$BIN/phala-claim" "$D" &
+	C lock l1 -- sh -c 'touch held; sleep 1; "$1" rm l1' sh "$PC" &
 	first=$!
 	while [ ! -e held ]; do sleep 0.05; done
 	pids=''

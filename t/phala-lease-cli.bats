@@ -186,3 +186,58 @@ after_deploy() { awk '$3 == "/cvms/provision" { on = 1; next } on { print $2, $3
 	assert_output ""
 	[ ! -e "$MOCK_DIR/cvms/$(cat "$T/late").json" ]
 }
+
+@test "images: the allowed releases from the list, without a CLI call; an old register tuple is not an entry" {
+	run "$BIN/phala-lease" images
+	assert_success
+	assert_line "allowed-images: $ROOT/share/phala-lease/allowed-images"
+	refute_line --partial "service:"
+	assert_line --partial "To accept a release: review it first"
+	[ ! -s "$MOCK_DIR/requests.txt" ]
+	h1=$(printf '%064d' 1) h2=$(printf 'ab%062d' 0)
+	printf '# reviewed\n%s test-1\n\n%s 11 22 33\nnot-a-hash x\n  %s  test-2  extra\n' \
+		"$h1" "$(printf '%096d' 7)" "$h2" >"$T/imgs"
+	PHALA_LEASE_ALLOWED_IMAGES=$T/imgs run "$BIN/phala-lease" images
+	assert_success
+	assert_output --partial "$(printf 'allowed-images: %s\nallowed: %s test-1\nallowed: %s test-2\nTo accept' "$T/imgs" "$h1" "$h2")"
+	: >"$T/empty"
+	PHALA_LEASE_ALLOWED_IMAGES=$T/empty run "$BIN/phala-lease" images
+	assert_line "allowed: none (the gate refuses every CVM)"
+	PHALA_LEASE_ALLOWED_IMAGES=$T/missing run "$BIN/phala-lease" images
+	assert_failure 4
+	assert_output "phala-lease: allowed-image list $T/missing: no such file"
+}
+
+@test "images --service: the service's releases (phala os-images --all) marked allowed or NOT allowed, never added" {
+	h=$(printf 'cd%062d' 0)
+	cat >"$MOCK_DIR/os-images.json" <<EOT
+[{"name":"dstack-0.5.9","slug":"dstack-0-5-9","version":"0.5.9","is_dev":false,"requires_gpu":false,"os_image_hash":"$h"},
+ {"name":"dstack-dev-0.5.9","slug":"dstack-dev-0-5-9","version":"0.5.9","is_dev":true,"requires_gpu":false,
+  "os_image_hash":"de9c74f0c85d0820ce075cb4a99f8e39f7b681be632907c5bf8bdc95ea72feb9"}]
+EOT
+	cp "$ROOT/share/phala-lease/allowed-images" "$T/before"
+	printf 'de9c74f0c85d0820ce075cb4a99f8e39f7b681be632907c5bf8bdc95ea72feb9 dstack-dev-0.5.9\n' >"$T/imgs"
+	PHALA_LEASE_ALLOWED_IMAGES=$T/imgs run "$BIN/phala-lease" images --service
+	assert_success
+	assert_line "service: $h dstack-0.5.9 0.5.9 prod NOT allowed"
+	assert_line "service: de9c74f0c85d0820ce075cb4a99f8e39f7b681be632907c5bf8bdc95ea72feb9 dstack-dev-0.5.9 0.5.9 dev allowed"
+	run requests
+	assert_output "$(printf 'GET\t/os-images?page=1&page_size=100\t2026-01-21\tok')"
+	PHALA_LEASE_ALLOWED_IMAGES=$T/imgs run "$BIN/phala-lease" images --service --json
+	assert_success
+	[ "$(printf '%s' "$output" | "$BIN/phala-json" items - service os_image_hash name is_dev allowed)" = "$(printf '%s\tdstack-0.5.9\tfalse\tfalse\nde9c74f0c85d0820ce075cb4a99f8e39f7b681be632907c5bf8bdc95ea72feb9\tdstack-dev-0.5.9\ttrue\ttrue' "$h")" ]
+	[ "$(printf '%s' "$output" | "$BIN/phala-json" items - allowed name)" = dstack-dev-0.5.9 ]
+	[ "$(printf '%s' "$output" | "$BIN/phala-json" get - allowed_images)" = "$T/imgs" ]
+	check_schema images "$output"
+	for m in allowed.0 service.0 service.1; do check_schema "images.${m%.*}" "$(jq -c ".${m%.*}[${m#*.}]" <<<"$output")"; done
+	# Listing is never trusting: the lists are unchanged.
+	cmp "$T/imgs" <(printf 'de9c74f0c85d0820ce075cb4a99f8e39f7b681be632907c5bf8bdc95ea72feb9 dstack-dev-0.5.9\n')
+	cmp "$T/before" "$ROOT/share/phala-lease/allowed-images"
+	# The API's failure is the CLI's: exit status and message, nothing printed on stdout.
+	"$MOCK_API" fault "$MOCK_DIR" os_images '{"status":500,"body":{"detail":"boom"}}'
+	run --separate-stderr "$BIN/phala-lease" images --service
+	[ "$status" -ne 0 ]
+	[ -z "$output" ]
+	# shellcheck disable=SC2154 # $stderr: set by run --separate-stderr
+	[[ "$stderr" == "phala-lease: phala os-images: "* ]]
+}

@@ -79,6 +79,13 @@ refused() {
 	assert_output "10 0 414350492044415441,414350492044415441,414350492044415441"
 	run "$BIN/tdx-dcap-verify" --root-ca "$SIM_ROOT_CA" --collateral "$SIM_DIR/collateral.json" "$BATS_TEST_TMPDIR/q.hex"
 	assert_success
+	# The CVM booted the synthetic image a: its vm_config names it and its
+	# quote's MRTD and RTMR0-2 are what tdx-measure recomputes from it.
+	a=$(cat "$SIM_DIR/image/a/os_image_hash")
+	run "$BIN/tdx-measure" --image "$SIM_DIR/image/a/image" "$BATS_TEST_TMPDIR/q.json"
+	assert_success
+	assert_line "os_image_hash: $a (the claimed one: its sha256sum.txt matches)"
+	assert_line "result: all four registers equal the evidence's quote"
 	run "$BIN/tdx-dcap-verify" --collateral "$SIM_DIR/collateral.json" "$BATS_TEST_TMPDIR/q.hex"
 	assert_failure
 	run "$BIN/phala-lease" release "$l"
@@ -107,6 +114,16 @@ refused() {
 @test "gate refuses a quote bound to another SSH host key; CVM destroyed" {
 	refused wrong-hostkey
 	assert_output --partial "report"
+}
+
+@test "gate refuses a CVM whose kernel is not the one of the image it claims; CVM destroyed" {
+	refused wrong-kernel
+	assert_output --partial "is not in the allowed-image list"
+}
+
+@test "gate refuses an os_image_hash that is not allowed; CVM destroyed" {
+	refused unknown-image
+	assert_output --partial "is not in the allowed-image list"
 }
 
 @test "a gateway certificate from another CA: the proxy refuses before SSH starts; CVM destroyed" {

@@ -4,7 +4,7 @@
 # The commands, in the order --help lists them. A new command adds its name
 # here, its usage to pl_usage_text and a pl_<name> function (dashes as
 # underscores) that starts with pl_getopts and pl_setup (common.sh).
-PL_COMMANDS='doctor acquire run status list ssh ssh-config release cleanup attest-verify'
+PL_COMMANDS='doctor acquire run status list ssh ssh-config release cleanup images attest-verify'
 
 # pl_usage_text CMD: the usage of CMD ('' the whole tool), for --help.
 pl_usage_text() {
@@ -89,6 +89,14 @@ EOT
 usage: phala-lease cleanup [--dry-run]
   the expiry sweep (for cron or a systemd timer)
   --dry-run      print what would be destroyed or removed; change nothing
+EOT
+	images) cat <<'EOT' ;;
+usage: phala-lease images [--service] [--json]
+  the OS image releases the attestation gate accepts (os_image_hash and name,
+  from the allowed-images list) and how to add one
+  --service      also the service's releases (phala os-images), each marked
+                 allowed or not: offered for review, never trusted for being listed
+  --json         one JSON object
 EOT
 	attest-verify) cat <<'EOT' ;;
 usage: phala-lease attest-verify --info F --quote F --app-id ID --compose F

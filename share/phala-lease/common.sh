@@ -270,7 +270,8 @@ pl_config_env() {
 		instance_type:PHALA_LEASE_TYPE attest:PHALA_LEASE_ATTEST ttl:PHALA_LEASE_TTL idle:PHALA_LEASE_IDLE \
 		grace:PHALA_LEASE_GRACE poll:PHALA_LEASE_POLL search:PHALA_LEASE_SEARCH \
 		ready_timeout:PHALA_LEASE_READY_TIMEOUT ssh_tries:PHALA_LEASE_SSH_TRIES \
-		cli_timeout:PHALA_LEASE_CLI_TIMEOUT proxy_args:PHALA_LEASE_PROXY_ARGS ssh_user:PHALA_LEASE_SSH_USER; do
+		cli_timeout:PHALA_LEASE_CLI_TIMEOUT proxy_args:PHALA_LEASE_PROXY_ARGS ssh_user:PHALA_LEASE_SSH_USER \
+		allowed_images:PHALA_LEASE_ALLOWED_IMAGES; do
 		eval "_cv=\${${_ce#*:}:-}"
 		[ -z "$_cv" ] || pl_config_set "${_ce%%:*}" "$_cv" "${_ce#*:}"
 	done

@@ -2,7 +2,8 @@
  * phala-proxy does, in process, RUNS times; prints the lease found, its
  * gateway_host and the mean microseconds per lookup. With IDENT KEY=VALUE,
  * claim_find instead (indexed keys use the index, others scan every file);
- * prints the number of matches and the microseconds. For t/bench/claim.sh. */
+ * prints the number of matches and the microseconds. DIR "-": the configured
+ * store (PHALA_CLAIMS_URL or the directory). For t/bench/claim.sh. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ int main(int argc, char **argv)
 	}
 	struct claim_store s;
 	struct err e = { 0 };
-	if (claim_store_open(&s, argv[1], false, &e)) {
+	if (claim_store_open(&s, strcmp(argv[1], "-") ? argv[1] : NULL, false, &e)) {
 		fprintf(stderr, "claim-lookup: %s\n", e.msg);
 		return e.code;
 	}

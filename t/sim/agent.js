@@ -8,7 +8,8 @@
 //                                   over the caller's report_data, stripped log
 // CVMDIR/agent.json: {app_id, instance_id, compose (the deployed compose_file
 // object, as the mock API stored it), testpki, pki,
-// template (an Info answer whose boot events, MRTD and RTMR0-2 are reused),
+// template (an Info answer whose boot events, MRTD, RTMR0-2, os_image_hash and
+// vm_config are reused: the simulator's synthetic OS image, t/sim/sim images),
 // app_cert (PEM), mode}. mode: good | wrong-app (app-id event of another app)
 // | wrong-compose (a compose other than the deployed one) | stale (GetQuote
 // ignores report_data: a quote over an old nonce).

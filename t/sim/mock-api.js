@@ -6,6 +6,7 @@
 // invented. State lives in one directory (see t/sim/README.md):
 //
 //   DIR/config.json        options given at start (key, gateway domain, hook, ...)
+//   DIR/os-images.json     optional: the release list GET /os-images serves
 //   DIR/port, DIR/prefix   the listening port and the API prefix, once ready
 //   DIR/cvms/APP_ID.json   one file per CVM (the mock re-reads them on every request)
 //   DIR/cvms/APP_ID.env    decrypted environment of a deploy (JSON), e.g. DSTACK_AUTHORIZED_KEYS
@@ -28,7 +29,7 @@ const crypto = require("crypto");
 const { spawn } = require("child_process");
 
 const ENDPOINTS = ["auth_me", "provision", "create", "get", "delete", "patch", "apps",
-	"status_batch", "attestation", "user_config", "any"];
+	"status_batch", "attestation", "user_config", "os_images", "any"];
 
 function die(msg, code) {
 	process.stderr.write("mock-api: " + msg + "\n");
@@ -299,6 +300,7 @@ function route(method, p) {
 	if (p === "/cvms" && method === "POST") return ["create"];
 	if (p === "/apps" && method === "GET") return ["apps"];
 	if (p === "/status/batch" && method === "POST") return ["status_batch"];
+	if (p === "/os-images" && method === "GET") return ["os_images"];
 	if ((m = /^\/cvms\/app_([0-9a-f]{40})\/attestation$/.exec(p)) && method === "GET") return ["attestation", "app_" + m[1]];
 	if ((m = /^\/cvms\/([^/]+)\/user_config$/.exec(p)) && method === "GET") return ["user_config", m[1]];
 	if ((m = /^\/cvms\/([^/]+)$/.exec(p))) {
@@ -337,6 +339,14 @@ async function handle(st, req, body) {
 }
 
 const J = (status, body) => ({ status, body });
+// os_image_hash of the samples' releases: testdata/phala-info.json (0.5.9)
+// and the lite GetQuote fixture's vm_config (0.6.0).
+const OS_IMAGES = [
+	{ name: "dstack-dev-0.5.9", slug: "dstack-dev-0-5-9", version: "0.5.9", is_dev: true, requires_gpu: false,
+		os_image_hash: "de9c74f0c85d0820ce075cb4a99f8e39f7b681be632907c5bf8bdc95ea72feb9" },
+	{ name: "dstack-0.6.0", slug: "dstack-0-6-0", version: "0.6.0", is_dev: false, requires_gpu: false,
+		os_image_hash: "e6f5cfec20c02e7b97baa213d0f718020b55e040172d90ccbcb946d56c8b09db" },
+];
 const notFound = () => J(404, { detail: "CVM not found" });
 
 async function respond(st, rec, endpoint, id, keyState, ver, body, url) {
@@ -457,6 +467,18 @@ async function respond(st, rec, endpoint, id, keyState, ver, body, url) {
 			current_cvm: cvmV2(c), cvms: [], cvm_count: 1,
 		}));
 		return J(200, { dstack_apps: items, page, page_size: size, total: all.length, total_pages: Math.max(1, Math.ceil(all.length / size)) });
+	}
+
+	case "os_images": {
+		// The service's release identities (DIR/os-images.json, else the
+		// two real releases of the samples), paged and filtered like the API.
+		const page = Math.max(1, parseInt(url.searchParams.get("page") || "1", 10) || 1);
+		const size = Math.max(1, parseInt(url.searchParams.get("page_size") || "30", 10) || 30);
+		const dev = url.searchParams.get("is_dev");
+		let all = readJson(path.join(st.dir, "os-images.json"), OS_IMAGES);
+		if (dev === "true" || dev === "false") all = all.filter((i) => i.is_dev === (dev === "true"));
+		return J(200, { items: all.slice((page - 1) * size, page * size), total: all.length, page, page_size: size,
+			pages: Math.max(1, Math.ceil(all.length / size)) });
 	}
 
 	case "status_batch": {

@@ -1,0 +1,1 @@
+phala-claim.bats
