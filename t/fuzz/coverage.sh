@@ -62,10 +62,13 @@ for t in "$@"; do
 	[ -d "$work" ] && dirs="$dirs $work"
 	inputs=0
 	for d in $dirs; do inputs=$((inputs + $(find "$d" -type f | wc -l))); done
-	# Every input once (-runs=0 after loading the corpus), nothing written.
+	# Every input once (-runs=0 after loading the corpus); an empty scratch
+	# directory first, so that libFuzzer never writes into the others.
+	rm -rf "$cov/scratch"
+	mkdir -p "$cov/scratch"
 	# shellcheck disable=SC2086 # dirs: one word per directory
 	if ! LLVM_PROFILE_FILE="$cov/prof/$t.%p.profraw" "$bin" -runs=0 -rss_limit_mb=4096 -max_len=1048576 \
-		$dirs >"$cov/prof/$t.log" 2>&1; then
+		"$cov/scratch" $dirs >"$cov/prof/$t.log" 2>&1; then
 		failed=1
 		echo "coverage.sh: $t crashed on an input (see $cov/prof/$t.log)" >&2
 	fi
