@@ -4,14 +4,21 @@
 #define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A jsmn token plus the index one past its subtree, for O(1) sibling steps. */
+/* A token, compact (16 bytes; jsmn's with parent links take 20 and are
+ * converted in place): the literal's span in the text (strings: inside the
+ * quotes), the number of children, jsmn's type, and a link - during
+ * validation the index one past the subtree, then the next sibling (0: none;
+ * the root keeps its subtree end). */
 struct json_tok {
-	jsmntok_t t;
-	int end;
+	uint32_t start, end;
+	unsigned size : 29, type : 3;
+	uint32_t link;
 };
+_Static_assert(sizeof(struct json_tok) == 16, "compact JSON token");
 
 static bool is_ws(char c)
 {
@@ -21,10 +28,10 @@ static bool is_ws(char c)
 /* Span of the token's literal in the text, including string quotes. */
 static void span(const struct json *j, int i, int *start, int *end)
 {
-	const jsmntok_t *t = &j->tok[i].t;
+	const struct json_tok *t = &j->tok[i];
 	bool str = t->type == JSMN_STRING;
-	*start = t->start - str;
-	*end = t->end + str;
+	*start = (int)t->start - str;
+	*end = (int)t->end + str;
 }
 
 /* Only whitespace, then exactly `sep` (0 for none), then whitespace in [a, b). */
@@ -140,6 +147,15 @@ static bool unescape(const char *s, size_t n, struct buf *out)
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x20)
 			return false;
+		if (c >= 0x20 && c < 0x80 && c != '\\') { /* a run of plain ASCII at once */
+			size_t r = i + 1;
+			while (r < n && (unsigned char)s[r] >= 0x20 && (unsigned char)s[r] < 0x80 && s[r] != '\\')
+				r++;
+			if (out && !buf_append(out, s + i, r - i))
+				return false;
+			i = r;
+			continue;
+		}
 		if (c != '\\') {
 			size_t l = utf8_seq_len((const uint8_t *)s + i, n - i);
 			if (!l || (out && !buf_append(out, s + i, l)))
@@ -191,32 +207,43 @@ static bool unescape(const char *s, size_t n, struct buf *out)
 	return true;
 }
 
-/* Fills end[] and checks everything jsmn leaves loose. Iterative: a stack of
- * open containers would be the depth; instead each container is checked when
- * its subtree end is known, walking children by their end links. */
-static bool validate(struct json *j)
+/* A child's shape, given its parent's type: an object's children are keys
+ * (strings holding their value); elsewhere a string or primitive holds nothing. */
+static bool child_ok(unsigned parent_type, const struct json_tok *c)
+{
+	if (parent_type == JSMN_OBJECT)
+		return c->type == JSMN_STRING && c->size == 1;
+	return c->type == JSMN_OBJECT || c->type == JSMN_ARRAY || c->size == 0;
+}
+
+/* Links the tree and checks its shape, from the last token back: when token
+ * i is reached each child's link holds the end of the child's subtree, which
+ * gives the next child; the links then become sibling links. Linear. */
+static bool link_tree(struct json *j)
 {
 	for (int i = j->ntok - 1; i >= 0; i--) {
-		int end = i + 1;
-		for (int k = 0; k < j->tok[i].t.size; k++) {
-			if (end >= j->ntok)
+		struct json_tok *t = &j->tok[i];
+		int c = i + 1;
+		for (unsigned k = 0; k < t->size; k++) {
+			if (c >= j->ntok || !child_ok(t->type, &j->tok[c]))
 				return false;
-			end = j->tok[end].end;
+			int next = (int)j->tok[c].link;
+			j->tok[c].link = k + 1 < t->size ? (uint32_t)next : 0;
+			c = next;
 		}
-		j->tok[i].end = end;
+		t->link = (uint32_t)c;
 	}
-	/* Keys first: the separator checks below rely on every key having a value. */
+	return child_ok(JSMN_ARRAY, &j->tok[0]) && j->tok[0].link == (uint32_t)j->ntok;
+}
+
+/* Checks everything jsmn leaves loose: the shape (link_tree), literals,
+ * escapes, and the separators between tokens. */
+static bool validate(struct json *j)
+{
+	if (!link_tree(j))
+		return false;
 	for (int i = 0; i < j->ntok; i++) {
-		const jsmntok_t *t = &j->tok[i].t;
-		int parent = t->parent;
-		bool is_key = parent >= 0 && j->tok[parent].t.type == JSMN_OBJECT;
-		if (is_key && (t->type != JSMN_STRING || t->size != 1 || i + 1 >= j->ntok))
-			return false;
-		if (!is_key && t->type == JSMN_STRING && t->size != 0)
-			return false;
-	}
-	for (int i = 0; i < j->ntok; i++) {
-		const jsmntok_t *t = &j->tok[i].t;
+		const struct json_tok *t = &j->tok[i];
 		const char *s = j->text + t->start;
 		size_t n = (size_t)(t->end - t->start);
 		switch (t->type) {
@@ -232,8 +259,8 @@ static bool validate(struct json *j)
 		case JSMN_OBJECT:
 		case JSMN_ARRAY: {
 			/* Between children: ',' (arrays, and object members); key to value: ':'. */
-			int prev_end = t->start + 1, c = i + 1;
-			for (int k = 0; k < t->size; k++) {
+			int prev_end = (int)t->start + 1, c = i + 1;
+			for (unsigned k = 0; k < t->size; k++) {
 				int cs, ce;
 				span(j, c, &cs, &ce);
 				if (!separated_by(j, prev_end, cs, k ? ',' : 0))
@@ -246,9 +273,9 @@ static bool validate(struct json *j)
 					ce = ve;
 				}
 				prev_end = ce;
-				c = j->tok[c].end;
+				c = (int)j->tok[c].link;
 			}
-			if (!separated_by(j, prev_end, t->end - 1, 0))
+			if (!separated_by(j, prev_end, (int)t->end - 1, 0))
 				return false;
 			break;
 		}
@@ -259,7 +286,43 @@ static bool validate(struct json *j)
 	/* Exactly one value, surrounded only by whitespace. */
 	int s, e;
 	span(j, 0, &s, &e);
-	return j->tok[0].end == j->ntok && separated_by(j, 0, s, 0) && separated_by(j, e, (int)j->len, 0);
+	return separated_by(j, 0, s, 0) && separated_by(j, e, (int)j->len, 0);
+}
+
+/* Counts the tokens jsmn will make (containers, strings, runs of primitive
+ * characters: exactly its count for valid JSON) and checks the nesting
+ * depth, stopping at the first limit passed: a linear scan that bounds the
+ * work after it (jsmn's walks up the open containers, the token array). */
+static int prescan(const char *text, size_t len, int *ntok, struct err *e)
+{
+	int depth = 0, n = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		switch (c) {
+		case ' ': case '\t': case '\n': case '\r': case ',': case ':':
+			continue;
+		case '"':
+			while (++i < len && text[i] != '"')
+				if (text[i] == '\\')
+					i++;
+			break;
+		case '{': case '[':
+			if (++depth > JSON_MAX_DEPTH)
+				return err_set(e, EXIT_MALFORMED, "JSON nested deeper than %d", JSON_MAX_DEPTH);
+			break;
+		case '}': case ']':
+			depth -= depth > 0;
+			continue;
+		default: /* a primitive: up to the next separator */
+			while (i + 1 < len && !strchr(" \t\n\r,:[]{}\"", text[i + 1]))
+				i++;
+			break;
+		}
+		if (++n > JSON_MAX_TOKENS)
+			return err_set(e, EXIT_MALFORMED, "JSON with more than %d tokens", JSON_MAX_TOKENS);
+	}
+	*ntok = n;
+	return EXIT_OK;
 }
 
 int json_parse(struct json *j, const char *text, size_t len, struct err *e)
@@ -269,24 +332,28 @@ int json_parse(struct json *j, const char *text, size_t len, struct err *e)
 	j->len = len;
 	if (len > (size_t)1 << 30)
 		return err_set(e, EXIT_MALFORMED, "JSON input too large");
+	int n = 0;
+	if (prescan(text, len, &n, e))
+		return e->code;
+	if (n == 0)
+		return err_set(e, EXIT_MALFORMED, "empty JSON input");
+	/* jsmn's tokens, then the compact ones in the same memory: token i is
+	 * read before it is written, and its compact form ends before token i + 1. */
+	char *mem = malloc((size_t)n * sizeof(jsmntok_t));
+	if (!mem)
+		return err_set(e, EXIT_SYSTEM, "out of memory parsing JSON");
 	jsmn_parser p;
 	jsmn_init(&p);
-	int n = jsmn_parse(&p, text, len, NULL, 0);
-	if (n <= 0)
-		return err_set(e, EXIT_MALFORMED, n == 0 ? "empty JSON input" : "invalid JSON");
-	jsmntok_t *raw = calloc((size_t)n, sizeof *raw);
-	j->tok = calloc((size_t)n, sizeof *j->tok);
-	if (!raw || !j->tok) {
-		free(raw);
-		json_free(j);
-		return err_set(e, EXIT_SYSTEM, "out of memory parsing JSON");
+	/* More tokens than counted (NOMEM) or fewer: not valid JSON. */
+	int m = jsmn_parse(&p, text, len, (jsmntok_t *)(void *)mem, (unsigned)n);
+	for (int i = 0; i < m; i++) {
+		jsmntok_t r;
+		memcpy(&r, mem + (size_t)i * sizeof r, sizeof r);
+		struct json_tok t = { (uint32_t)r.start, (uint32_t)r.end, (unsigned)r.size, (unsigned)r.type, 0 };
+		memcpy(mem + (size_t)i * sizeof t, &t, sizeof t);
 	}
-	jsmn_init(&p);
-	int m = jsmn_parse(&p, text, len, raw, (unsigned)n);
-	j->ntok = m;
-	for (int i = 0; i < m; i++)
-		j->tok[i].t = raw[i];
-	free(raw);
+	j->tok = (struct json_tok *)(void *)mem;
+	j->ntok = m > 0 ? m : 0;
 	if (m != n || !validate(j)) {
 		json_free(j);
 		return err_set(e, EXIT_MALFORMED, "invalid JSON");
@@ -294,50 +361,91 @@ int json_parse(struct json *j, const char *text, size_t len, struct err *e)
 	return EXIT_OK;
 }
 
-/* End (one past) of the balanced object or array at text[i], 0 if unbalanced. */
-static size_t balanced_end(const char *text, size_t len, size_t i)
+/* Bracket scanning of command output. A string also ends at a newline (no
+ * valid JSON string holds one), so every line starts outside a string,
+ * whatever came before it. */
+struct scan {
+	bool in_str, esc;
+};
+
+/* +1 for an opening bracket, -1 for a closing one, 0 otherwise. */
+static int scan_char(struct scan *s, char c)
 {
-	size_t depth = 0;
-	bool in_str = false;
-	for (; i < len; i++) {
-		char c = text[i];
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == '{' || c == '[') {
-			depth++;
-		} else if (c == '}' || c == ']') {
-			if (--depth == 0)
-				return i + 1;
-		}
+	if (c == '\n') {
+		s->in_str = s->esc = false;
+	} else if (s->in_str) {
+		if (s->esc)
+			s->esc = false;
+		else if (c == '\\')
+			s->esc = true;
+		else if (c == '"')
+			s->in_str = false;
+	} else if (c == '"') {
+		s->in_str = true;
+	} else {
+		return c == '{' || c == '[' ? 1 : c == '}' || c == ']' ? -1 : 0;
 	}
 	return 0;
 }
 
+/* End (one past) of the balanced object or array at text[i] (a line's
+ * first bracket), 0 if unbalanced. */
+static size_t balanced_end(const char *text, size_t len, size_t i)
+{
+	struct scan s = { 0 };
+	size_t depth = 0;
+	for (; i < len; i++) {
+		int d = scan_char(&s, text[i]);
+		if (d > 0)
+			depth++;
+		else if (d < 0 && --depth == 0)
+			return i + 1;
+	}
+	return 0;
+}
+
+/* The position of '{' if the line [b, e) starts with one after blanks, else e. */
+static size_t line_object(const char *text, size_t b, size_t e)
+{
+	while (b < e && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r'))
+		b++;
+	return b < e && text[b] == '{' ? b : e;
+}
+
+/* Linear: the lines are visited from the last one back, each scanned once,
+ * with the depth at each line's start relative to the end of the text. A
+ * line's object balances when the depth after it falls back to the depth
+ * before it: when the least depth after its '{' (on its line, or on any later
+ * line) is at most that. The first line for which that holds is the answer. */
 bool json_find_object(const char *text, size_t len, size_t *start, size_t *n)
 {
-	bool line_start = true;
-	for (size_t i = 0; i < len; i++) {
-		char c = text[i];
-		if (c == '\n') {
-			line_start = true;
-		} else if (line_start && c == '{') {
-			size_t end = balanced_end(text, len, i);
-			if (end) {
-				*start = i;
-				*n = end - i;
-				return true;
-			}
-			line_start = false;
-		} else if (c != ' ' && c != '\t' && c != '\r') {
-			line_start = false;
+	long long depth = 0, later_min = LLONG_MAX; /* depth at the line's end; least depth after it */
+	size_t best = len, e = len;
+	for (;;) {
+		const char *nl = e ? memrchr(text, '\n', e) : NULL;
+		size_t b = nl ? (size_t)(nl - text) + 1 : 0;
+		struct scan s = { 0 };
+		long long r = 0, low = LLONG_MAX; /* relative to the line's start */
+		for (size_t i = b; i < e; i++) {
+			int d = scan_char(&s, text[i]);
+			r += d;
+			if (d < 0 && r < low)
+				low = r;
 		}
+		depth -= r;
+		long long least = low == LLONG_MAX ? later_min : depth + low < later_min ? depth + low : later_min;
+		if (line_object(text, b, e) < e && least <= depth)
+			best = line_object(text, b, e);
+		later_min = least;
+		if (!b)
+			break;
+		e = b - 1;
 	}
-	return false;
+	if (best == len)
+		return false;
+	*start = best;
+	*n = balanced_end(text, len, best) - best;
+	return true;
 }
 
 void json_free(struct json *j)
@@ -349,7 +457,7 @@ void json_free(struct json *j)
 
 enum json_type json_type(const struct json *j, int t)
 {
-	const jsmntok_t *k = &j->tok[t].t;
+	const struct json_tok *k = &j->tok[t];
 	switch (k->type) {
 	case JSMN_OBJECT: return JSON_OBJECT;
 	case JSMN_ARRAY: return JSON_ARRAY;
@@ -369,27 +477,24 @@ const char *json_type_name(enum json_type type)
 
 int json_size(const struct json *j, int t)
 {
-	return j->tok[t].t.size;
+	return (int)j->tok[t].size;
 }
 
 int json_first(const struct json *j, int t)
 {
-	return j->tok[t].t.size > 0 ? t + 1 : -1;
+	return j->tok[t].size > 0 ? t + 1 : -1;
 }
 
 int json_next(const struct json *j, int t)
 {
-	int parent = j->tok[t].t.parent;
-	if (parent < 0)
-		return -1;
-	int next = j->tok[t].end; /* a key's subtree includes its value */
-	return next < j->tok[parent].end ? next : -1;
+	/* A key's next sibling is the next key; the root has none. */
+	return t > 0 && j->tok[t].link ? (int)j->tok[t].link : -1;
 }
 
 const char *json_raw(const struct json *j, int t, size_t *len)
 {
-	*len = (size_t)(j->tok[t].t.end - j->tok[t].t.start);
-	return j->text + j->tok[t].t.start;
+	*len = (size_t)(j->tok[t].end - j->tok[t].start);
+	return j->text + j->tok[t].start;
 }
 
 bool json_string_is(const struct json *j, int t, const char *s)
@@ -491,38 +596,22 @@ int json_path(const struct json *j, int t, const char *path)
 
 int json_locate_object(const char *text, size_t len, size_t from, size_t *start, size_t *end, struct err *e)
 {
-	size_t open = from;
-	for (;; open++) {
-		if (open >= len)
-			return err_set(e, EXIT_MALFORMED, "no JSON object in the output");
-		if (text[open] != '{')
-			continue;
-		size_t k = open;
-		while (k > 0 && (text[k - 1] == ' ' || text[k - 1] == '\t'))
-			k--;
-		if (k == 0 || text[k - 1] == '\n')
-			break;
-	}
-	size_t depth = 0;
-	bool in_string = false, escaped = false;
-	for (size_t i = open; i < len; i++) {
-		char c = text[i];
-		if (in_string) {
-			if (escaped)
-				escaped = false;
-			else if (c == '\\')
-				escaped = true;
-			else if (c == '"')
-				in_string = false;
-		} else if (c == '"') {
-			in_string = true;
-		} else if (c == '{' || c == '[') {
-			depth++;
-		} else if ((c == '}' || c == ']') && --depth == 0) {
+	size_t b = from < len ? from : len;
+	while (b > 0 && text[b - 1] != '\n')
+		b--;
+	for (;;) {
+		const char *nl = b < len ? memchr(text + b, '\n', len - b) : NULL;
+		size_t eol = nl ? (size_t)(nl - text) : len, open = line_object(text, b, eol);
+		if (open < eol && open >= from) {
+			size_t close = balanced_end(text, len, open);
+			if (!close)
+				return err_set(e, EXIT_MALFORMED, "unterminated JSON object in the output");
 			*start = open;
-			*end = i + 1;
+			*end = close;
 			return EXIT_OK;
 		}
+		if (!nl)
+			return err_set(e, EXIT_MALFORMED, "no JSON object in the output");
+		b = eol + 1;
 	}
-	return err_set(e, EXIT_MALFORMED, "unterminated JSON object in the output");
 }

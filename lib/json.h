@@ -2,8 +2,8 @@
  *
  * jsmn tokenises; this module adds what a verifier needs on top: rejection of
  * anything that is not exactly one valid JSON value (separators, number and
- * literal grammar, escapes, control characters, UTF-8), O(1) skipping of
- * subtrees, and typed getters that unescape strings. Tokens are addressed by
+ * literal grammar, escapes, control characters, UTF-8), bounds on depth and
+ * size, O(1) skipping of subtrees, and typed getters that unescape strings. Tokens are addressed by
  * index; index 0 is the root. */
 #ifndef LIB_JSON_H
 #define LIB_JSON_H
@@ -15,6 +15,12 @@
 #include "bytes.h"
 #include "err.h"
 
+/* Limits that no genuine input approaches (collateral, event logs and CLI
+ * answers nest a few levels and hold thousands of tokens); past them
+ * json_parse refuses the input before any quadratic or large work. */
+#define JSON_MAX_DEPTH 64
+#define JSON_MAX_TOKENS (1 << 20)
+
 enum json_type { JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_NUMBER, JSON_TRUE, JSON_FALSE, JSON_NULL };
 
 struct json {
@@ -25,14 +31,16 @@ struct json {
 };
 
 /* Parses text (not copied: it must outlive the json). EXIT_MALFORMED on any
- * deviation from RFC 8259. */
+ * deviation from RFC 8259, nesting deeper than JSON_MAX_DEPTH or more than
+ * JSON_MAX_TOKENS tokens. Time and memory are linear in len (16 bytes a token). */
 int json_parse(struct json *j, const char *text, size_t len, struct err *e);
 void json_free(struct json *j);
 /* Finds a JSON object embedded in command output: the first '{' that starts
  * a line (after blanks) and whose braces balance (strings and escapes
  * respected). Lines before it (progress text) and bytes after it (trailing
  * noise) are left out. Returns false when there is none; *start and *n give
- * the span to hand to json_parse. */
+ * the span to hand to json_parse. A newline ends a string here (none is
+ * valid JSON inside one). Linear in len. */
 bool json_find_object(const char *text, size_t len, size_t *start, size_t *n);
 
 enum json_type json_type(const struct json *j, int t);
@@ -70,7 +78,7 @@ int json_path(const struct json *j, int t, const char *path);
 /* Locates a JSON object in text that also holds other output (a progress
  * line before it, noise after it): the first '{' at or after offset from
  * that begins a line (only blanks before it on its line), up to its matching
- * '}', braces inside strings ignored. The span is not validated; parse it
+ * '}', braces inside strings ignored (a newline ends a string). The span is not validated; parse it
  * with json_parse and, if that fails, look again from *start + 1.
  * EXIT_MALFORMED when there is no such '{' or it is never closed. */
 int json_locate_object(const char *text, size_t len, size_t from, size_t *start, size_t *end, struct err *e);

@@ -24,6 +24,26 @@ static void find_object_skips_progress_and_noise(void)
 	CHECK(finds("no object here", NULL));
 	CHECK(finds("{\"open\":1", NULL));
 	CHECK(finds("text {\"mid\":1}", NULL)); /* not at a line start */
+	/* The first line-start '{' that balances, also inside one that does not. */
+	CHECK(finds("{\n{\"in\":1}\n", "{\"in\":1}"));
+	CHECK(finds("{\n{\n{\"a\":[\n]}\n{}", "{\"a\":[\n]}"));
+	CHECK(finds("{\n\t{\"a\":1}\n}\n", "{\n\t{\"a\":1}\n}"));
+	CHECK(finds("{\"s\":\"{\n{}", "{}")); /* a newline ends a string */
+	CHECK(finds("{\n{\n{\n", NULL));
+}
+
+/* 4 MiB of "{" lines: one linear pass, not a rescan per line (that took minutes). */
+static void find_object_is_linear(void)
+{
+	size_t n = (size_t)4 << 20;
+	char *s = malloc(n + 8);
+	for (size_t i = 0; i < n; i += 2)
+		memcpy(s + i, "{\n", 2);
+	size_t start, len;
+	CHECK(!json_find_object(s, n, &start, &len));
+	memcpy(s + n, "{}\n", 3);
+	CHECK(json_find_object(s, n + 3, &start, &len) && start == n && len == 2);
+	free(s);
 }
 
 static int from_json(const char *s, struct gateway_host *g)
@@ -85,6 +105,7 @@ static void host_ports(void)
 int main(void)
 {
 	RUN(find_object_skips_progress_and_noise);
+	RUN(find_object_is_linear);
 	RUN(cvm_get_shapes);
 	RUN(targets);
 	RUN(host_ports);

@@ -90,6 +90,86 @@ static void empty_string_is_terminated(void)
 	json_free(&j);
 }
 
+/* n containers nested, "[[...[1]...]]": accepted at JSON_MAX_DEPTH, refused past it. */
+static int nested(int n, struct err *e)
+{
+	struct buf b = { 0 };
+	for (int i = 0; i < n; i++)
+		buf_append_str(&b, "[");
+	buf_append_str(&b, "1");
+	for (int i = 0; i < n; i++)
+		buf_append_str(&b, "]");
+	struct json j;
+	int rc = json_parse(&j, (char *)b.data, b.len, e);
+	if (!rc)
+		json_free(&j);
+	buf_free(&b);
+	return rc;
+}
+
+static void depth_is_bounded(void)
+{
+	struct err e = { 0 };
+	CHECK(nested(JSON_MAX_DEPTH, &e) == EXIT_OK);
+	CHECK(nested(JSON_MAX_DEPTH + 1, &e) == EXIT_MALFORMED);
+	CHECK(!strcmp(e.msg, "JSON nested deeper than 64"));
+	CHECK(nested(100000, &e) == EXIT_MALFORMED);
+	/* Brackets inside strings are no nesting. */
+	CHECK(parses("[\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"\"]"));
+}
+
+/* An array of n - 1 zeros: n tokens. */
+static int tokens(int n, struct err *e)
+{
+	struct buf b = { 0 };
+	buf_append_str(&b, "[0");
+	for (int i = 2; i < n; i++)
+		buf_append_str(&b, ",0");
+	buf_append_str(&b, "]");
+	struct json j;
+	int rc = json_parse(&j, (char *)b.data, b.len, e);
+	if (!rc) {
+		CHECK(j.ntok == n && json_size(&j, 0) == n - 1);
+		int last = -1;
+		for (int t = json_first(&j, 0); t >= 0; t = json_next(&j, t))
+			last = t;
+		CHECK(last == n - 1);
+		json_free(&j);
+	}
+	buf_free(&b);
+	return rc;
+}
+
+static void tokens_are_bounded(void)
+{
+	struct err e = { 0 };
+	CHECK(tokens(JSON_MAX_TOKENS, &e) == EXIT_OK);
+	CHECK(tokens(JSON_MAX_TOKENS + 1, &e) == EXIT_MALFORMED);
+	CHECK(!strcmp(e.msg, "JSON with more than 1048576 tokens"));
+}
+
+/* Keys and values stay distinct after the compact links: siblings, not children. */
+static void siblings_follow_links(void)
+{
+	const char *s = "{\"a\":{\"x\":[1,[2,3],{}]},\"b\":[],\"c\":\"z\"}";
+	struct json j;
+	struct err e = { 0 };
+	CHECK(json_parse(&j, s, strlen(s), &e) == EXIT_OK);
+	int keys = 0;
+	for (int k = json_first(&j, 0); k >= 0; k = json_next(&j, k))
+		keys++;
+	CHECK(keys == 3);
+	CHECK(json_next(&j, 0) == -1);
+	int x = json_path(&j, 0, "a.x");
+	CHECK(x > 0 && json_type(&j, x) == JSON_ARRAY && json_size(&j, x) == 3);
+	int second = json_next(&j, json_first(&j, x));
+	CHECK(json_type(&j, second) == JSON_ARRAY && json_type(&j, json_next(&j, second)) == JSON_OBJECT);
+	CHECK(json_next(&j, json_next(&j, second)) == -1);
+	CHECK(json_next(&j, json_get(&j, 0, "b")) == -1); /* a value has no sibling */
+	CHECK(json_string_is(&j, json_get(&j, 0, "c"), "z"));
+	json_free(&j);
+}
+
 static void writer_round_trips(void)
 {
 	struct buf out = { 0 };
@@ -120,6 +200,9 @@ int main(void)
 	RUN(rejects_malformed_documents);
 	RUN(getters_are_typed);
 	RUN(empty_string_is_terminated);
+	RUN(depth_is_bounded);
+	RUN(tokens_are_bounded);
+	RUN(siblings_follow_links);
 	RUN(writer_round_trips);
 	return UNIT_DONE();
 }
