@@ -150,6 +150,33 @@ refused() {
 	assert_output ""
 }
 
+@test "issue 11: the image mirror serves only its files, logs each request, and stops with the simulator or on its orphan guard" {
+	m=$(cat "$SIM_DIR/mirror.pid")
+	port=$(cat "$SIM_DIR/mirror.port")
+	a=$(cat "$SIM_DIR/image/a/os_image_hash")
+	curl -fsS -o "$BATS_TEST_TMPDIR/a.tgz" "http://127.0.0.1:$port/mr_$a.tar.gz"
+	cmp "$BATS_TEST_TMPDIR/a.tgz" "$SIM_DIR/image/a/mr_$a.tar.gz"
+	run curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/"
+	assert_output 403
+	run curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/../env"
+	assert_output 404
+	run cat "$SIM_DIR/mirror.log"
+	assert_output "$(printf 'GET /mr_%s.tar.gz 200\nGET / 403\nGET /env 404' "$a")"
+	# gone PID: it exits within 5 s (a TERM is not waited for).
+	gone() { for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
+	"$SIM" stop "$SIM_DIR"
+	gone "$m"
+	# A simulator whose watched process dies: its mirror goes by itself.
+	sleep 300 &
+	w=$!
+	SIM_BIN=$BIN "$SIM" start "$BATS_TEST_TMPDIR/sim2" --watch-pid "$w" >/dev/null
+	m2=$(cat "$BATS_TEST_TMPDIR/sim2/mirror.pid")
+	kill -0 "$m2"
+	kill "$w"
+	gone "$m2"
+	"$SIM" stop "$BATS_TEST_TMPDIR/sim2"
+}
+
 @test "a gateway certificate from another CA: the proxy refuses before SSH starts; CVM destroyed" {
 	refused rogue-tls
 	assert_output --partial "not reachable"
