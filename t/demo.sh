@@ -7,8 +7,10 @@
 # Then the main job against the local Phala SIMULATOR (t/sim/sim): a small
 # project's tests through "phala-lease run" (lease with the attestation gate
 # on, sync, run, release), then the same in an existing lease (--lease), a
-# report fetched back, ssh, release. The simulator's quotes are signed by a
-# TEST root, not Intel's.
+# report fetched back, ssh, release; the simulated CVMs boot a synthetic OS
+# image whose registers the gate recomputes (fetched once from the
+# simulator's mirror, then cached), and a CVM whose kernel is not its image's
+# is refused. The simulator's quotes are signed by a TEST root, not Intel's.
 set -eu
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -97,6 +99,10 @@ start=$(now_ms)
 step "Start the simulator (test PKI, TLS gateway, mock Phala API)" env SIM_BIN="$BIN" sh t/sim/sim start "$sim"
 # shellcheck disable=SC1091 # written by sim start
 . "$sim/env"
+img=$sim/image/a
+step "The OS image the simulated CVMs boot (synthetic: Debian's OVMF, a synthetic kernel): the registers a CVM of its size must show" \
+	"$BIN/tdx-measure" --image "$img/image" --vm-config "$img/vm-config.json" --acpi "$img/acpi.json"
+step "The gate allows it by its release identity, not by register values" cat "$sim/allowed-images"
 mkdir -p "$work/home" "$work/cwd"
 export HOME="$work/home" XDG_STATE_HOME="$work/state" XDG_CONFIG_HOME="$work/config" \
 	PHALA_CLOUD_DIR="$work/phala-cloud" PHALA_LEASE_PHALA="$phala" PATH="$BIN:$PATH" PHALA_LEASE_POLL=1
@@ -146,6 +152,18 @@ step "phala-lease run --lease $lease --fetch report.txt:results -- sh -c 'python
 step "The report came back" cat results/report.txt
 step "phala-lease ssh $lease -- uname -a" phala-lease ssh "$lease" -- uname -a
 step "phala-lease release $lease" phala-lease release "$lease"
+step "The image came from the mirror once; the later leases recomputed it from the cache" cat "$sim/mirror.log"
+# A CVM that claims the image but booted another kernel must be refused.
+sh "$root/t/sim/sim" mode "$sim" wrong-kernel
+printf '\n== A CVM whose kernel is not the one of the image it claims is refused and destroyed\n'
+if phala-lease acquire >"$work/out" 2>&1; then
+	echo "  -> FAILED: a CVM with another kernel was accepted"
+	exit 1
+else
+	rc=$?
+	grep 'attestation failed: .*rolled back' "$work/out" | sed 's/^/  /'
+	printf '  -> refused as it must be (exit %s)\n' "$rc"
+fi
 cd "$root"
 step "Stop the simulator (every process and file)" sh t/sim/sim stop "$sim"
 sim=''

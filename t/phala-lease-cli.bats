@@ -187,7 +187,7 @@ after_deploy() { awk '$3 == "/cvms/provision" { on = 1; next } on { print $2, $3
 	[ ! -e "$MOCK_DIR/cvms/$(cat "$T/late").json" ]
 }
 
-@test "images: the allowed releases from the list, without a CLI call; an old register tuple is not an entry" {
+@test "images: the allowed releases from the list, without a CLI call; an old register tuple or a malformed line is refused" {
 	run "$BIN/phala-lease" images
 	assert_success
 	assert_line "allowed-images: $ROOT/share/phala-lease/allowed-images"
@@ -195,11 +195,20 @@ after_deploy() { awk '$3 == "/cvms/provision" { on = 1; next } on { print $2, $3
 	assert_line --partial "To accept a release: review it first"
 	[ ! -s "$MOCK_DIR/requests.txt" ]
 	h1=$(printf '%064d' 1) h2=$(printf 'ab%062d' 0)
-	printf '# reviewed\n%s test-1\n\n%s 11 22 33\nnot-a-hash x\n  %s  test-2  extra\n' \
-		"$h1" "$(printf '%096d' 7)" "$h2" >"$T/imgs"
+	printf '# reviewed\n%s test-1\n\n  %s  test-2\n' "$h1" "$h2" >"$T/imgs"
 	PHALA_LEASE_ALLOWED_IMAGES=$T/imgs run "$BIN/phala-lease" images
 	assert_success
 	assert_output --partial "$(printf 'allowed-images: %s\nallowed: %s test-1\nallowed: %s test-2\nTo accept' "$T/imgs" "$h1" "$h2")"
+	# The gate's reading of the list: an old register tuple, or a line that
+	# is not an entry, is refused (exit 2) with what is wrong.
+	t=$(printf '%096d' 7); printf '%s test-1\n%s %s %s %s\n' "$h1" "$t" "$t" "$t" "$t" >"$T/old"
+	PHALA_LEASE_ALLOWED_IMAGES=$T/old run "$BIN/phala-lease" images
+	assert_failure 2
+	assert_output --partial "phala-lease: allowed-image list $T/old, line 2: an MRTD RTMR0 RTMR1 RTMR2 tuple, the list's old format"
+	printf '%s two words\n' "$h1" >"$T/bad"
+	PHALA_LEASE_ALLOWED_IMAGES=$T/bad run "$BIN/phala-lease" images
+	assert_failure 2
+	assert_output "phala-lease: allowed-image list $T/bad, line 1: not '<os_image_hash> <name>' (64 hex digits, then one word)"
 	: >"$T/empty"
 	PHALA_LEASE_ALLOWED_IMAGES=$T/empty run "$BIN/phala-lease" images
 	assert_line "allowed: none (the gate refuses every CVM)"

@@ -21,11 +21,28 @@ setup() {
 	export PHALA_LEASE_CLAIM=$BIN/phala-claim
 	export PATH=$BIN:$PATH PHALA_LEASE_POLL=0 PHALA_LEASE_SEARCH=1 PHALA_LEASE_ABSENCE_TRIES=2
 	unset PHALA_CLOUD_API_PREFIX PHALA_LEASE_CONFIG PHALA_LEASE_ATTEST PHALA_LEASE_TTL PHALA_LEASE_COMPOSE
+	unset PHALA_LEASE_ALLOWED_IMAGES PHALA_LEASE_PINNED_REGISTERS PHALA_LEASE_ACPI_LIST TDX_MEASURE_IMAGE_URL TDX_MEASURE_CACHE
+	# The gate's image fetches never leave this machine: nothing listens there.
+	export PHALA_LEASE_IMAGE_URL='http://127.0.0.1:9/mr_{OS_IMAGE_HASH}.tar.gz' PHALA_LEASE_IMAGE_CACHE=$T/image-cache
 	CLAIMS=$XDG_STATE_HOME/phala-lease/claims
 	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/hostkey"
 	reply version default 0 "$S/version.out"
 	reply whoami default 0 "$S/whoami.json"
 	cd "$T/work" || return 1
+}
+
+# Synthetic OS images for the gate (t/helpers/mk-image.sh, no lite material):
+# a, and b (a with another kernel), each with tdx-measure's events at its
+# vm-config.json (measure.json); lite.json: the events of the real dstack
+# 0.6.0 lite fixture.
+setup_file() {
+	I=$BATS_FILE_TMPDIR/img
+	for x in a:synthetic b:other-kernel; do
+		d=$I/${x%%:*}
+		sh "$ROOT/t/helpers/mk-image.sh" --kernel synthetic --no-cbor --seed "${x#*:}" "$d" >/dev/null
+		"$BIN/tdx-measure" --json --image "$d/image" --vm-config "$d/vm-config.json" --acpi "$d/acpi.json" >"$d/measure.json"
+	done
+	"$BIN/tdx-measure" --json "$DATA/dstack-tdx-lite-getquote.json" >"$I/lite.json"
 }
 
 L() { "$BIN/phala-lease" "$@"; }
@@ -832,27 +849,179 @@ evidence() {
 }
 AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "$T/compose.yml" "$@"; }
 
-@test "53,54,§1.2: real evidence passes replay, identity, compose, policy, image and binding; DCAP runs with fetched collateral; evidence full length" {
+# syn_evidence [wrong-kernel|lite]: evidence (as above: the same app id,
+# compose and REPORTDATA) of a CVM that booted the synthetic image a, made
+# from the real Info and quote (mk-evidence.pl --info, --quote; the quote's
+# signature broken: DCAP is the stub); wrong-kernel: it booted b while
+# claiming a; lite: the real dstack-0.6.0 lite fixture's boot, vm_config and
+# image. $T/c.conf (PHALA_LEASE_CONFIG) allows a as synthetic-a ($T/imgs;
+# not for lite: the shipped list), whose image is in the cache: no network.
+syn_evidence() {
 	evidence
+	I=$BATS_FILE_TMPDIR/img
+	A=$(cat "$I/a/os_image_hash")
+	m=$I/a/measure.json vm=$I/a/vm-config.json
+	case ${1:-} in
+	wrong-kernel) m=$I/b/measure.json ;;
+	lite) m=$I/lite.json vm=$T/lite-vm.json
+		"$BIN/phala-json" value "$DATA/dstack-tdx-lite-getquote.json" vm_config >"$vm" ;;
+	esac
+	perl "$ROOT/t/helpers/mk-evidence.pl" --info "$DATA/phala-info.json" "$m" "$vm" >"$T/info.json"
+	perl "$ROOT/t/helpers/mk-evidence.pl" --quote "$T/info.json" "$T/quote.json" >"$T/q.json"
+	mv "$T/q.json" "$T/quote.json"
+	echo "$A synthetic-a" >"$T/imgs"
+	: >"$T/c.conf"
+	[ "${1:-}" = lite ] || echo "allowed_images = $T/imgs" >"$T/c.conf"
+	export PHALA_LEASE_CONFIG=$T/c.conf
+	mkdir -p "$T/image-cache"
+	cp "$I"/a/mr_*.tar.gz "$T/image-cache/"
+}
+
+@test "53,54,§1.2: evidence passes replay, identity, compose, policy, image and binding; DCAP runs with fetched collateral; evidence full length" {
+	syn_evidence
 	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
 	assert_success
-	assert_line "mrtd=f06dfda6dce1cf904d4e2bab1dc370634cf95cefa2ceb2de2eee127c9382698090d7a4a13e14c536ec6c9c3c8fa87077"
-	assert_line "rtmr3=700a470643dc8e2f4460aaa486fd7f98dc1416422951b56ae029340b7cd5d651efd7c9a39a03ce0f1147a340c919ce63"
+	assert_line "mrtd=$("$BIN/phala-json" get "$I/a/measure.json" mrtd)"
+	assert_line "rtmr1=$("$BIN/phala-json" get "$I/a/measure.json" rtmr1)"
+	assert_line "rtmr3=$("$BIN/phala-json" value "$T/info.json" tcb_info | "$BIN/phala-json" get - rtmr3)"
 	assert_line "compose_hash=609b684c8e7b2f31e3198885cfd5569c88feb33bec7ed18270791f13bb0f7449"
 	assert_line "app_id=$APP_REAL"
-	assert_line "quote_sha256=$(sha256sum <"$DATA/phala-quote.bin" | cut -d' ' -f1)"
+	assert_line "quote_sha256=$("$BIN/phala-json" value "$T/quote.json" quote | xxd -r -p | sha256sum | cut -d' ' -f1)"
 	run cat "$STUB_DCAP/log"
 	assert_line --regexp "^tdx-collateral-fetch -o .*/collateral.json .*/quote.hex\$"
 	assert_line --regexp "^tdx-dcap-verify --collateral .*/collateral.json .*/quote.hex\$"
 }
 
-@test "§1.2 with the real tdx-dcap-verify: reduced mode (explicit) passes the real evidence end to end; a flipped signature byte fails" {
+@test "issue 11: the image is recomputed: os_image_hash allowed, MRTD and RTMR0-2 from the cached image (offline) equal the quote's; the evidence names the image" {
+	syn_evidence
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_success
+	assert_line "os_image_hash=$A"
+	assert_line "image=full"
+	assert_line "image_name=synthetic-a"
+	assert_line "acpi=log"
+	# The ACPI digests from a trusted list instead of the log.
+	echo "acpi_list = $I/a/acpi.json" >>"$T/c.conf"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_success
+	assert_line "acpi=list"
+	# A list without this VM's entry: refused.
+	sed 's/"cpu_count": 2/"cpu_count": 8/' "$I/a/acpi.json" >"$T/acpi8.json"
+	echo "acpi_list = $T/acpi8.json" >>"$T/c.conf"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "attestation: image synthetic-a ($A):"
+}
+
+@test "issue 11: dstack 0.6 lite material: the shipped list names dstack-0.6.0; no image is fetched" {
+	syn_evidence lite
+	rm -rf "$T/image-cache"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_success
+	assert_line "os_image_hash=e6f5cfec20c02e7b97baa213d0f718020b55e040172d90ccbcb946d56c8b09db"
+	assert_line "image=lite"
+	assert_line "image_name=dstack-0.6.0"
+	assert_line "acpi=log"
+	[ ! -e "$T/image-cache" ]
+}
+
+@test "issue 11: a CVM whose kernel is not its image's is refused, naming RTMR1's kernel event" {
+	syn_evidence wrong-kernel
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	k=$("$BIN/phala-json" items "$I/a/measure.json" events imr name digest | awk '$1 == 1 && $2 == "kernel" { print $3 }')
+	[ "${#k}" -eq 96 ]
+	# The last line (the gate's reason) names the event, with the image's digest.
+	[[ "${lines[${#lines[@]} - 1]}" == "phala-lease: attestation: the quote's registers are not those of image synthetic-a ($A): rtmr1 event 0 (kernel): expected $k, log has "* ]]
+	# DCAP ran first: the recomputation comes after it.
+	grep -q '^tdx-dcap-verify ' "$STUB_DCAP/log"
+}
+
+@test "issue 11: an os_image_hash not in the allowed list is refused before DCAP and any download, saying how to add one" {
+	syn_evidence
+	rm -rf "$T/image-cache"
+	echo "$(printf '%064d' 0) another-release" >"$T/imgs"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "attestation: os_image_hash $A is not in the allowed-image list $T/imgs; to allow a release, review it (phala-lease images --service lists the service's release identities) and add the line '$A NAME' to a list of your own, named by allowed_images"
+	[ ! -e "$STUB_DCAP/log" ]
+	[ ! -e "$T/image-cache" ]
+	# The environment names the list too (trusted).
+	echo "$A synthetic-a" >"$T/imgs2"
+	mkdir -p "$T/image-cache"
+	cp "$I"/a/mr_*.tar.gz "$T/image-cache/"
+	PHALA_LEASE_ALLOWED_IMAGES=$T/imgs2 run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_success
+	assert_line "image_name=synthetic-a"
+}
+
+@test "issue 11: the old register-tuple list is refused with where tuples go now; a project file cannot name the lists or the mirror" {
+	syn_evidence
+	cp "$ROOT/share/phala-lease/pinned-registers" "$T/imgs"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --regexp "allowed-image list $T/imgs, line [0-9]+: an MRTD RTMR0 RTMR1 RTMR2 tuple, the list's old format"
+	assert_output --partial "named by pinned_registers (see "
+	assert_output --partial "share/phala-lease/pinned-registers)"
+	# Untrusted: ./.phala-lease.conf may not set them.
+	unset PHALA_LEASE_CONFIG
+	mkdir -p "$XDG_CONFIG_HOME/phala-lease"
+	echo "allowed_images = $T/imgs2" >"$XDG_CONFIG_HOME/phala-lease/config"
+	echo "$A synthetic-a" >"$T/imgs2"
+	printf 'allowed_images = %s\npinned_registers = %s\nimage_url = http://evil.example/{OS_IMAGE_HASH}\nimage_cache = %s\nacpi_list = %s\n' \
+		"$T/imgs" "$T/imgs" "$T/x" "$T/x" >.phala-lease.conf
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_success
+	for k in allowed_images pinned_registers image_url image_cache acpi_list; do
+		assert_output --partial "'$k' is not accepted from a project file; ignored"
+	done
+	# A bad template is a configuration error.
+	PHALA_LEASE_IMAGE_URL=ftp://x/y run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 2
+	assert_output --partial "is not an http(s) URL template with {OS_IMAGE_HASH}"
+}
+
+@test "issue 11: pinned registers, when configured, are checked in addition: a mismatch is refused" {
+	syn_evidence
+	echo "pinned_registers = $ROOT/share/phala-lease/pinned-registers" >>"$T/c.conf"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "attestation: the quote's MRTD $("$BIN/phala-json" get "$I/a/measure.json" mrtd) RTMR0 "
+	assert_output --partial "are not pinned in $ROOT/share/phala-lease/pinned-registers (pinned_registers)"
+	"$BIN/phala-json" get "$I/a/measure.json" mrtd rtmr0 rtmr1 rtmr2 | paste -sd' ' >"$T/pins"
+	PHALA_LEASE_PINNED_REGISTERS=$T/pins run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_success
+	echo "0000 1111" >>"$T/pins"
+	PHALA_LEASE_PINNED_REGISTERS=$T/pins run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "pinned-register list $T/pins, line 2: not 'MRTD RTMR0 RTMR1 RTMR2'"
+}
+
+@test "issue 11: Info and vm_config naming different images are refused" {
+	syn_evidence
+	b=$(cat "$I/b/os_image_hash")
+	perl -MJSON::PP -i -pe 's/"os_image_hash":"'"$A"'"/"os_image_hash":"'"$b"'"/' "$T/info.json"
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "attestation: os_image_hash: Info says $b, Info's vm_config says '$A'"
+}
+
+@test "issue 11: the real dstack-dev-0.5.9 evidence: allowed, DCAP run, then its image must be fetched: without it the gate refuses, naming it" {
+	evidence
+	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
+	assert_failure 1
+	assert_output --partial "attestation: image dstack-dev-0.5.9 (de9c74f0c85d0820ce075cb4a99f8e39f7b681be632907c5bf8bdc95ea72feb9) could not be fetched"
+	grep -q '^tdx-dcap-verify ' "$STUB_DCAP/log"
+}
+
+@test "§1.2 with the real tdx-dcap-verify: reduced mode (explicit) verifies the real quote (the gate goes on to its image); a flipped signature byte fails" {
 	evidence
 	unset PHALA_LEASE_DCAP_VERIFY PHALA_LEASE_COLLATERAL_FETCH
 	[ -x "$BIN/tdx-dcap-verify" ]
 	run AV --app-id "$APP_REAL" --report-data "$RD_REAL" --reduced
-	assert_success
-	assert_line "app_id=$APP_REAL"
+	assert_failure 1
+	refute_output --partial "dcap:"
+	assert_output --partial "attestation: image dstack-dev-0.5.9 (de9c74f0c85d0820ce075cb4a99f8e39f7b681be632907c5bf8bdc95ea72feb9) could not be fetched"
 	cp "$DATA/phala-quote.bin" "$T/q.bin"
 	flip_byte "$T/q.bin" 700
 	"$BIN/phala-json" object quote="$(od -An -v -tx1 "$T/q.bin" | tr -d ' \n')" \
@@ -910,11 +1079,11 @@ AV() { L attest-verify --info "$T/info.json" --quote "$T/quote.json" --compose "
 	echo "allowed_images = $T/imgs" >"$T/c.conf"
 	run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
 	assert_failure 1
-	assert_output --partial "is not in the allowed-image list"
+	assert_output --partial "allowed-image list $T/imgs, line 1: not '<os_image_hash> <name>'"
 }
 
 @test "59,§1.2: DCAP is mandatory: a missing verifier, a failed collateral fetch or a failed verification each fail the gate" {
-	evidence
+	syn_evidence
 	PHALA_LEASE_DCAP_VERIFY=$T/nothing-here run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
 	assert_failure 1
 	PHALA_LEASE_DCAP_VERIFY='' PHALA_LEASE_COLLATERAL_FETCH=$T/no-fetch run AV --app-id "$APP_REAL" --report-data "$RD_REAL"
@@ -1477,10 +1646,20 @@ cvms get app_$APP --json"
 	assert_success
 	evidence
 	unset PHALA_LEASE_DCAP_VERIFY PHALA_LEASE_COLLATERAL_FETCH
+	# The real sample: its replay, DCAP (reduced) and the image step each find
+	# their tool; the image itself cannot be had offline.
 	PATH=/usr/bin:/bin run "$T/dest/opt/pt/bin/phala-lease" attest-verify --info "$T/info.json" --quote "$T/quote.json" \
 		--compose "$T/compose.yml" --app-id "$APP_REAL" --report-data "$RD_REAL" --reduced
+	assert_failure 1
+	assert_output --partial "image dstack-dev-0.5.9 (de9c74f0c85d0820ce075cb4a99f8e39f7b681be632907c5bf8bdc95ea72feb9) could not be fetched"
+	refute_output --partial "not found"
+	# A synthetic image from the cache (DCAP stubbed): the whole gate passes.
+	syn_evidence
+	PATH=/usr/bin:/bin run "$T/dest/opt/pt/bin/phala-lease" attest-verify --info "$T/info.json" --quote "$T/quote.json" \
+		--compose "$T/compose.yml" --app-id "$APP_REAL" --report-data "$RD_REAL"
 	assert_success
 	assert_line "app_id=$APP_REAL"
+	assert_line "image_name=synthetic-a"
 }
 
 @test "interrupts: SIGINT to the whole process group (as a terminal sends it) during readiness polling still rolls back" {

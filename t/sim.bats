@@ -116,14 +116,65 @@ refused() {
 	assert_output --partial "report"
 }
 
-@test "gate refuses a CVM whose kernel is not the one of the image it claims; CVM destroyed" {
-	refused wrong-kernel
-	assert_output --partial "is not in the allowed-image list"
+@test "issue 11: the image is recomputed: fetched once from the mirror, then from the cache offline; the claim's evidence names it" {
+	a=$(cat "$SIM_DIR/image/a/os_image_hash")
+	run "$BIN/phala-lease" acquire
+	assert_success
+	assert_output --partial "attestation: image dstack-sim-a ($a): MRTD and RTMR0-2 recomputed from its full material equal the quote's; the ACPI tables' digests from the event log, not verified"
+	l=$(lease_of "$output")
+	run sh -c 'for f in os_image_hash image image_name acpi mrtd; do "$1" get "$2" "evidence_$f"; done' sh "$BIN/phala-claim" "$l"
+	assert_output "$(printf '%s\nfull\ndstack-sim-a\nlog\n%s' "$a" "$("$BIN/phala-json" get "$SIM_DIR/image/a/measure.json" mrtd)")"
+	run cat "$SIM_DIR/mirror.log"
+	assert_output "GET /mr_$a.tar.gz 200"
+	[ -f "$SIM_DIR/image-cache/mr_$a.tar.gz" ]
+	# A second lease: the cached image, no request to the mirror.
+	run "$BIN/phala-lease" acquire
+	assert_success
+	l2=$(lease_of "$output")
+	run cat "$SIM_DIR/mirror.log"
+	assert_output "GET /mr_$a.tar.gz 200"
+	[ "$("$BIN/phala-claim" get "$l2" evidence_image_name)" = dstack-sim-a ]
+	"$BIN/phala-lease" release "$l" >/dev/null
+	"$BIN/phala-lease" release "$l2" >/dev/null
 }
 
-@test "gate refuses an os_image_hash that is not allowed; CVM destroyed" {
+@test "issue 11: a CVM whose kernel is not the one of the image it claims is refused, naming RTMR1's kernel event; CVM destroyed" {
+	refused wrong-kernel
+	assert_output --regexp "registers are not those of image dstack-sim-a \([0-9a-f]{64}\): rtmr1 event 0 \(kernel\): expected [0-9a-f]{96}, log has [0-9a-f]{96}"
+}
+
+@test "issue 11: an os_image_hash that is not allowed is refused before any download; CVM destroyed" {
 	refused unknown-image
-	assert_output --partial "is not in the allowed-image list"
+	assert_output --partial "os_image_hash $(cat "$SIM_DIR/image/c/os_image_hash") is not in the allowed-image list $SIM_DIR/allowed-images; to allow a release"
+	run cat "$SIM_DIR/mirror.log"
+	assert_output ""
+}
+
+@test "issue 11: the image mirror serves only its files, logs each request, and stops with the simulator or on its orphan guard" {
+	m=$(cat "$SIM_DIR/mirror.pid")
+	port=$(cat "$SIM_DIR/mirror.port")
+	a=$(cat "$SIM_DIR/image/a/os_image_hash")
+	curl -fsS -o "$BATS_TEST_TMPDIR/a.tgz" "http://127.0.0.1:$port/mr_$a.tar.gz"
+	cmp "$BATS_TEST_TMPDIR/a.tgz" "$SIM_DIR/image/a/mr_$a.tar.gz"
+	run curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/"
+	assert_output 403
+	run curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/../env"
+	assert_output 404
+	run cat "$SIM_DIR/mirror.log"
+	assert_output "$(printf 'GET /mr_%s.tar.gz 200\nGET / 403\nGET /env 404' "$a")"
+	# gone PID: it exits within 5 s (a TERM is not waited for).
+	gone() { for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
+	"$SIM" stop "$SIM_DIR"
+	gone "$m"
+	# A simulator whose watched process dies: its mirror goes by itself.
+	sleep 300 &
+	w=$!
+	SIM_BIN=$BIN "$SIM" start "$BATS_TEST_TMPDIR/sim2" --watch-pid "$w" >/dev/null
+	m2=$(cat "$BATS_TEST_TMPDIR/sim2/mirror.pid")
+	kill -0 "$m2"
+	kill "$w"
+	gone "$m2"
+	"$SIM" stop "$BATS_TEST_TMPDIR/sim2"
 }
 
 @test "a gateway certificate from another CA: the proxy refuses before SSH starts; CVM destroyed" {

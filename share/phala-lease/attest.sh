@@ -105,12 +105,16 @@ pl_attest_gate() {
 	set --
 	while IFS='=' read -r k v; do set -- "$@" "evidence_$k=$v"; done <"$ev/verify.out"
 	claim_cas "$@" evidence_nonce="$nonce"
+	acpi="the ACPI tables' digests from the event log, not verified"
+	[ "$PL_IMAGE_ACPI" != list ] || acpi="the ACPI tables' digests matched in $CF_ACPI_LIST"
+	pl_step "attestation: image $PL_IMAGE_NAME ($PL_IMAGE_HASH): MRTD and RTMR0-2 recomputed from its $PL_IMAGE_KIND material equal the quote's; $acpi"
 	pl_step "attestation passed ($PL_DCAP_SAID)"
 }
 
 # pl_verify_evidence INFO QUOTE APP_ID COMPOSE REPORT_DATA: every check of
-# §1.2 that needs no network but DCAP collateral; prints key=value evidence
-# on success, "verify: ..." failure lines and returns 1 otherwise.
+# §1.2 that needs no network but DCAP collateral and the OS image (unless it
+# is cached or the evidence carries its lite material); prints key=value
+# evidence on success, "verify: ..." failure lines and returns 1 otherwise.
 pl_verify_evidence() {
 	info=$1 quote=$2 app=$3 compose=$4 rd=$5
 	d=$PL_TMP/verify
@@ -132,14 +136,18 @@ pl_verify_evidence() {
 		return 1
 	}
 	pl_compose_policy "$info" "$d" || return 1
-	pl_image_allowed "$d/replay.json" "$info" "$d" || return 1
+	# The image: allowed before DCAP or any download, recomputed after DCAP.
+	pl_image_allowed "$info" "$quote" "$d" || return 1
 	pl_dcap "$d/quote.hex" "$d" || return 1
+	pl_image_measure "$quote" "$d" || return 1
+	pl_image_pinned "$d" || return 1
 	# Evidence, full length.
 	{
 		printf 'mrtd=%s\n' "$(pj get "$d/tcb.json" mrtd)"
 		for r in 0 1 2 3; do printf 'rtmr%s=%s\n' "$r" "$(pj get "$d/replay.json" "rtmr$r.value")"; done
 		printf 'compose_hash=%s\n' "$(pj get "$d/replay.json" named_events.compose-hash)"
-		printf 'os_image_hash=%s\n' "$(pj get "$d/replay.json" named_events.os-image-hash)"
+		printf 'os_image_hash=%s\n' "$PL_IMAGE_HASH"
+		printf 'image=%s\nimage_name=%s\nacpi=%s\n' "$PL_IMAGE_KIND" "$PL_IMAGE_NAME" "$PL_IMAGE_ACPI"
 		printf 'app_id=%s\n' "$(pj get "$d/replay.json" named_events.app-id)"
 		printf 'quote_sha256=%s\n' "$(sh "$PL_SHARE/guest-evidence.sh" unhex "$(cat "$d/quote.hex")" | sha256sum | cut -d' ' -f1)"
 	}
@@ -164,19 +172,6 @@ pl_compose_policy() {
 		fi
 	fi
 	return 0
-}
-
-# MRTD and RTMR0-2 against the allowed-image list (lines: mrtd rtmr0 rtmr1 rtmr2).
-pl_image_allowed() {
-	replay=$1 d=$3
-	m=$(pj get "$d/tcb.json" mrtd)
-	r0=$(pj get "$replay" rtmr0.value) r1=$(pj get "$replay" rtmr1.value) r2=$(pj get "$replay" rtmr2.value)
-	[ -f "$CF_IMAGES" ] || { echo "verify: allowed-image list $CF_IMAGES missing"; return 1; }
-	if awk -v m="$m" -v a="$r0" -v b="$r1" -v c="$r2" '$1 == m && $2 == a && $3 == b && $4 == c { f = 1 } END { exit !f }' "$CF_IMAGES"; then
-		return 0
-	fi
-	echo "verify: image MRTD $m RTMR0 $r0 RTMR1 $r1 RTMR2 $r2 is not in the allowed-image list $CF_IMAGES"
-	return 1
 }
 
 # DCAP: collateral supplied (collateral=FILE) or fetched from the PCCS with
@@ -223,4 +218,137 @@ pl_dcap_root() {
 	if grep -q 'not the pinned Intel SGX Root CA' "$1/dcap.out"; then
 		PL_DCAP_SAID="$PL_DCAP_SAID; root: NOT the pinned Intel root"
 	fi
+}
+
+# ---- the OS image (issue 11) -------------------------------------------------
+# An image is allowed by its release identity, os_image_hash (SHA-256 of the
+# image build's sha256sum.txt), and trusted only when MRTD and RTMR0-2
+# recomputed from that image (tdx-measure) equal the fresh quote's. Register
+# tuples are only an optional pin on top (pinned_registers).
+
+pl_is_hex64() { case $1 in *[!0-9a-f]*) return 1 ;; esac; [ ${#1} -eq 64 ]; }
+
+# pl_image_allowed INFO QUOTE D: the claimed os_image_hash (PL_IMAGE_HASH)
+# stated alike everywhere and named in the allowed-image list
+# (PL_IMAGE_NAME). Needs no network: it runs before DCAP and before any
+# download.
+pl_image_allowed() {
+	info=$1 quote=$2 d=$3
+	PL_IMAGE_HASH=$(pj --embedded get "$info" os_image_hash 2>/dev/null) || PL_IMAGE_HASH=''
+	pl_is_hex64 "$PL_IMAGE_HASH" || { echo "verify: Info names no os_image_hash (64 hex digits): '$PL_IMAGE_HASH'"; return 1; }
+	pj --embedded value "$info" vm_config >"$d/vm_config.info" 2>/dev/null || { echo "verify: Info has no vm_config"; return 1; }
+	pj --embedded value "$quote" vm_config >"$d/vm_config.quote" 2>/dev/null || rm -f "$d/vm_config.quote"
+	# Every statement of it: Info's vm_config (the host's), tcb_info, the
+	# GetQuote answer's vm_config, RTMR3's os-image-hash event (the guest's).
+	pl_image_same "Info's vm_config" "$d/vm_config.info" os_image_hash required &&
+		pl_image_same tcb_info "$d/tcb.json" os_image_hash &&
+		pl_image_same "the GetQuote answer's vm_config" "$d/vm_config.quote" os_image_hash &&
+		pl_image_same "RTMR3's os-image-hash event" "$d/replay.json" named_events.os-image-hash &&
+		pl_image_listed "$CF_IMAGES" "$PL_IMAGE_HASH"
+}
+
+# pl_image_same WHAT FILE PATH [required]: FILE's PATH, when FILE and the
+# value are there (always with "required"), is PL_IMAGE_HASH.
+pl_image_same() {
+	[ -f "$2" ] || return 0
+	h=$(pj get "$2" "$3" 2>/dev/null) || { echo "verify: $1: malformed"; return 1; }
+	[ -n "$h" ] || [ "${4:-}" = required ] || return 0
+	[ "$h" = "$PL_IMAGE_HASH" ] && return 0
+	echo "verify: os_image_hash: Info says $PL_IMAGE_HASH, $1 says '$h'"
+	return 1
+}
+
+# pl_image_entries FILE: FILE's entries, "<os_image_hash> <name>" a line, in
+# file order; blank lines and # comments skipped. A line of register tuples
+# (the list's old format) is refused with where they go now, any other line
+# that is not an entry as malformed: a "verify: ..." line and status 1.
+pl_image_entries() {
+	f=$1
+	[ -f "$f" ] || { echo "verify: allowed-image list $f missing"; return 1; }
+	r=$(awk '
+		function hex(s, n) { return length(s) == n && s !~ /[^0-9a-f]/ }
+		/^[ \t]*(#|$)/ { next }
+		NF == 4 && hex($1, 96) && hex($2, 96) && hex($3, 96) && hex($4, 96) { print "!tuple " NR; exit }
+		NF != 2 || !hex($1, 64) { print "!bad " NR; exit }
+		{ print $1, $2 }' "$f") || { echo "verify: allowed-image list $f: unreadable"; return 1; }
+	case $(printf '%s\n' "$r" | tail -n 1) in
+	'!tuple '*)
+		echo "verify: allowed-image list $f, line ${r##*!tuple }: an MRTD RTMR0 RTMR1 RTMR2 tuple, the list's old format; it now holds release identities, '<os_image_hash> <name>' lines, whose registers the gate recomputes from the image; to pin register tuples as well, put them in a file of their own named by pinned_registers (see $PL_SHARE/pinned-registers)"
+		return 1 ;;
+	'!bad '*)
+		echo "verify: allowed-image list $f, line ${r##*!bad }: not '<os_image_hash> <name>' (64 hex digits, then one word)"
+		return 1 ;;
+	esac
+	[ -z "$r" ] || printf '%s\n' "$r"
+}
+
+# pl_image_listed FILE HASH: PL_IMAGE_NAME, the name FILE gives HASH.
+pl_image_listed() {
+	f=$1 h=$2
+	r=$(pl_image_entries "$f") || { printf '%s\n' "$r"; return 1; }
+	PL_IMAGE_NAME=$(printf '%s\n' "$r" | awk -v h="$h" '$1 == h { print $2; exit }')
+	[ -n "$PL_IMAGE_NAME" ] && return 0
+	echo "verify: os_image_hash $h is not in the allowed-image list $f; to allow a release, review it (phala-lease images --service lists the service's release identities) and add the line '$h NAME' to a list of your own, named by allowed_images in your config (or PHALA_LEASE_ALLOWED_IMAGES)"
+	return 1
+}
+
+# pl_image_pinned D: with pinned_registers, the fresh quote's MRTD and
+# RTMR0-2 (as tdx-measure read them) must be one of its "MRTD RTMR0 RTMR1
+# RTMR2" lines.
+pl_image_pinned() {
+	[ -n "$CF_PINNED" ] || return 0
+	[ -f "$CF_PINNED" ] || { echo "verify: pinned-register list $CF_PINNED missing"; return 1; }
+	{ read -r m; read -r r0; read -r r1; read -r r2; } <<EOF
+$(pj get "$1/measure.json" quote.mrtd quote.rtmr0 quote.rtmr1 quote.rtmr2)
+EOF
+	r=$(awk -v m="$m" -v a="$r0" -v b="$r1" -v c="$r2" '
+		function hex(s) { return length(s) == 96 && s !~ /[^0-9a-f]/ }
+		/^[ \t]*(#|$)/ { next }
+		NF != 4 || !hex($1) || !hex($2) || !hex($3) || !hex($4) { print "bad " NR; bad = 1; exit }
+		$1 == m && $2 == a && $3 == b && $4 == c { f = 1 }
+		END { if (!bad && f) print "pinned" }' "$CF_PINNED") || { echo "verify: pinned-register list $CF_PINNED: unreadable"; return 1; }
+	case $r in
+	pinned) return 0 ;;
+	bad*) echo "verify: pinned-register list $CF_PINNED, line ${r#bad }: not 'MRTD RTMR0 RTMR1 RTMR2' (96 hex digits each)" ;;
+	*) echo "verify: the quote's MRTD $m RTMR0 $r0 RTMR1 $r1 RTMR2 $r2 are not pinned in $CF_PINNED (pinned_registers)" ;;
+	esac
+	return 1
+}
+
+# pl_image_measure QUOTE D: tdx-measure on the GetQuote answer - its fresh
+# quote, its log (the ACPI digests, the events to name), its vm_config, else
+# Info's - with the lite material when that vm_config carries it, else the
+# image os_image_hash names, from the cache or fetched into it from the
+# trusted template (verified before use either way). All four registers must
+# equal the quote's. Sets PL_IMAGE_KIND (lite|full) and PL_IMAGE_ACPI (log:
+# the ACPI tables' digests taken from the log, not verified; list: matched in
+# the acpi_list).
+pl_image_measure() {
+	quote=$1 d=$2
+	measure=$(pl_tool tdx-measure) || { echo "verify: tdx-measure not found: the image's registers cannot be recomputed"; return 1; }
+	set -- --json
+	[ -z "$CF_ACPI_LIST" ] || set -- "$@" --acpi "$CF_ACPI_LIST"
+	vm=$d/vm_config.quote
+	[ -f "$vm" ] || { vm=$d/vm_config.info; set -- "$@" --vm-config "$vm"; }
+	if ! pj value "$vm" tdx_measurement >/dev/null 2>&1; then
+		set -- "$@" --fetch
+		[ -z "$CF_IMAGE_CACHE" ] || set -- "$@" --cache "$CF_IMAGE_CACHE"
+	fi
+	set -- "$measure" "$@" "$quote"
+	[ -z "$CF_IMAGE_URL" ] || set -- env "TDX_MEASURE_IMAGE_URL=$CF_IMAGE_URL" "$@"
+	if "$@" >"$d/measure.json" 2>"$d/measure.err"; then rc=0; else rc=$?; fi
+	{ read -r ok; read -r PL_IMAGE_KIND; read -r PL_IMAGE_ACPI; read -r first; read -r err; } <<EOF
+$(pj get "$d/measure.json" ok image acpi first_difference.message error 2>/dev/null)
+EOF
+	[ "$rc" -ne 0 ] || [ "$ok" != true ] || return 0
+	if [ -n "$first" ]; then
+		# Every difference, then the first one as the reason.
+		sed -n 's/^tdx-measure: /verify: image: /p' "$d/measure.err"
+		echo "verify: the quote's registers are not those of image $PL_IMAGE_NAME ($PL_IMAGE_HASH): $first"
+	elif [ "$rc" -eq 5 ]; then
+		echo "verify: image $PL_IMAGE_NAME ($PL_IMAGE_HASH) could not be fetched: ${err:-tdx-measure exit 5}"
+	else
+		echo "verify: image $PL_IMAGE_NAME ($PL_IMAGE_HASH): ${err:-tdx-measure failed (exit $rc)}"
+	fi
+	return 1
 }

@@ -145,7 +145,7 @@ pl_doctor() {
 	pl_list_all
 	cvms=$(wc -l <"$PL_TMP/inventory" | tr -d ' ')
 	found=''
-	for t in phala-claim phala-json phala-proxy tdx-rtmr-replay tdx-dcap-verify tdx-collateral-fetch ssh ssh-keygen; do
+	for t in phala-claim phala-json phala-proxy tdx-rtmr-replay tdx-dcap-verify tdx-collateral-fetch tdx-measure ssh ssh-keygen; do
 		p=$(pl_tool "$t") || p=MISSING
 		found="$found$t	$p
 "

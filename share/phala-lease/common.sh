@@ -204,6 +204,7 @@ pl_config_defaults() {
 	CF_PHALA=phala CF_API='' CF_NODE='' CF_COMPOSE='' CF_TYPE=tdx.small CF_WORKDIR=/var/volatile/phala-lease
 	CF_ATTEST=1 CF_TTL=5400 CF_IDLE=1800 CF_GRACE=300 CF_PROV_MARGIN=43200
 	CF_IMAGES=$PL_SHARE/allowed-images CF_PRELAUNCH=$PL_SHARE/allowed-prelaunch
+	CF_PINNED='' CF_IMAGE_URL='' CF_IMAGE_CACHE='' CF_ACPI_LIST=''
 	CF_PCCS='' CF_COLLATERAL='' CF_DCAP=online
 	CF_READY_TIMEOUT=900 CF_POLL=5 CF_SEARCH=30 CF_SSH_TRIES=30 CF_CLI_TIMEOUT=120
 	CF_PROXY_ARGS='' CF_SSH_USER=root CF_ATTEST_SRC=default
@@ -249,6 +250,14 @@ pl_config_set() {
 	idle) CF_IDLE=$(pl_duration "$src" "$v" 60) || exit 2 ;;
 	grace) CF_GRACE=$(pl_duration "$src" "$v" 0) || exit 2 ;;
 	allowed_images) CF_IMAGES=$v ;;
+	pinned_registers) CF_PINNED=$v ;;
+	image_url)
+		case $v in http://*'{OS_IMAGE_HASH}'* | https://*'{OS_IMAGE_HASH}'*) ;;
+		*) pl_die 2 "$src: '$v' is not an http(s) URL template with {OS_IMAGE_HASH}" ;;
+		esac
+		CF_IMAGE_URL=$v ;;
+	image_cache) CF_IMAGE_CACHE=$v ;;
+	acpi_list) CF_ACPI_LIST=$v ;;
 	allowed_prelaunch) CF_PRELAUNCH=$v ;;
 	pccs) CF_PCCS=$v ;;
 	collateral) CF_COLLATERAL=$v ;;
@@ -272,7 +281,8 @@ pl_config_env() {
 		grace:PHALA_LEASE_GRACE poll:PHALA_LEASE_POLL search:PHALA_LEASE_SEARCH \
 		ready_timeout:PHALA_LEASE_READY_TIMEOUT ssh_tries:PHALA_LEASE_SSH_TRIES \
 		cli_timeout:PHALA_LEASE_CLI_TIMEOUT proxy_args:PHALA_LEASE_PROXY_ARGS ssh_user:PHALA_LEASE_SSH_USER \
-		allowed_images:PHALA_LEASE_ALLOWED_IMAGES; do
+		allowed_images:PHALA_LEASE_ALLOWED_IMAGES pinned_registers:PHALA_LEASE_PINNED_REGISTERS \
+		image_url:PHALA_LEASE_IMAGE_URL image_cache:PHALA_LEASE_IMAGE_CACHE acpi_list:PHALA_LEASE_ACPI_LIST; do
 		eval "_cv=\${${_ce#*:}:-}"
 		[ -z "$_cv" ] || pl_config_set "${_ce%%:*}" "$_cv" "${_ce#*:}"
 	done

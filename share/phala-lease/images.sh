@@ -4,26 +4,12 @@
 # release list (phala os-images), offered for review and never trusted for
 # being listed.
 
-# pl_allowed_images: the list's entries, "HASH NAME" a line, in file order.
-# Comments, blank lines and lines that are not an entry (an old register
-# tuple, a malformed hash) are not entries. Returns 1 without the file.
-pl_allowed_images() {
-	[ -f "$CF_IMAGES" ] || return 1
-	awk '/^[ \t]*(#|$)/ { next }
-		length($1) == 64 && $1 !~ /[^0-9a-f]/ && NF >= 2 { print $1, $2 }' "$CF_IMAGES"
-}
-
-# pl_image_name HASH: the name the allowed list gives HASH; 1 when not allowed.
-pl_image_name() {
-	pl_allowed_images | awk -v h="$1" '$1 == h { print $2; f = 1; exit } END { exit !f }'
-}
-
 pl_images() {
 	pl_getopts images '--service --json' '' "$@"
 	shift "$PL_SHIFT"
 	pl_setup no-claims
 	[ -f "$CF_IMAGES" ] || pl_die 4 "allowed-image list $CF_IMAGES: no such file"
-	pl_allowed_images >"$PL_TMP/allowed"
+	pl_image_entries "$CF_IMAGES" >"$PL_TMP/allowed" || pl_die 2 "$(sed -n '$s/^verify: //p' "$PL_TMP/allowed")"
 	: >"$PL_TMP/service"
 	if [ -n "$OPT_service" ]; then
 		run_phala os-images --json --all

@@ -21,6 +21,13 @@
 # image, whichever image MEASURE_JSON measured. mr_aggregated is recomputed
 # (SHA-256 of MRTD, RTMR0-3, MRCONFIGID 01 || compose_hash || 00*15 and 96
 # zero bytes, as the real Info's is).
+#
+# mk-evidence.pl --quote INFO QUOTE_FROM > getquote.json
+# The GetQuote answer of the CVM whose Info is INFO: the quote in QUOTE_FROM
+# (a GetQuote response) with MRTD and RTMR0-3 set to tcb_info's (signature
+# broken as above), the log stripped as dstack >= 0.5.6 strips it (runtime
+# events without digest, boot events without payload but for "ACPI DATA"),
+# Info's vm_config, and the quote's own REPORTDATA.
 use strict;
 use warnings;
 use JSON::PP;
@@ -108,9 +115,30 @@ sub info {
 	print $json->encode($t), "\n";
 }
 
+sub quote_for {
+	my ($from_info, $from) = @_;
+	die "usage: mk-evidence.pl --quote INFO QUOTE_FROM\n" unless defined $from;
+	my $t = decode_json(slurp($from_info));
+	my $tcb = decode_json($t->{tcb_info});
+	my $quote = pack('H*', decode_json(slurp($from))->{quote});
+	die "only v4 quotes\n" unless unpack('v', $quote) == 4;
+	my %at = (mrtd => 184, rtmr0 => 376, rtmr1 => 424, rtmr2 => 472, rtmr3 => 520);
+	substr($quote, $at{$_}, 48) = pack('H*', $tcb->{$_}) for keys %at;
+	my @log = map {
+		my %n = %$_;
+		if ($n{imr} == 3) { $n{digest} = '' } elsif ($n{event_payload} ne $acpi_data) { $n{event_payload} = '' }
+		\%n
+	} @{ $tcb->{event_log} };
+	print $json->encode({ quote => unpack('H*', $quote), event_log => $json->encode(\@log),
+			      report_data => unpack('H*', substr($quote, 568, 64)), vm_config => $t->{vm_config} }), "\n";
+}
+
 if (@ARGV && $ARGV[0] eq '--info') {
 	shift @ARGV;
 	info(@ARGV);
+} elsif (@ARGV && $ARGV[0] eq '--quote') {
+	shift @ARGV;
+	quote_for(@ARGV);
 } else {
 	getquote(@ARGV);
 }
