@@ -138,6 +138,19 @@ refused() {
 	"$BIN/phala-lease" release "$l2" >/dev/null
 }
 
+@test "issue 11: a CVM with dstack's lite material: recomputed from its vm_config, nothing fetched; the claim says lite" {
+	"$SIM" mode "$SIM_DIR" lite
+	run "$BIN/phala-lease" acquire
+	assert_success
+	assert_output --partial "attestation: image dstack-sim-lite ($(cat "$SIM_DIR/image/d/os_image_hash")): MRTD and RTMR0-2 recomputed from its lite material equal the quote's"
+	l=$(lease_of "$output")
+	[ "$("$BIN/phala-claim" get "$l" evidence_image)" = lite ]
+	[ "$("$BIN/phala-claim" get "$l" evidence_image_name)" = dstack-sim-lite ]
+	run cat "$SIM_DIR/mirror.log"
+	assert_output ""
+	"$BIN/phala-lease" release "$l" >/dev/null
+}
+
 @test "issue 11: a CVM whose kernel is not the one of the image it claims is refused, naming RTMR1's kernel event; CVM destroyed" {
 	refused wrong-kernel
 	assert_output --regexp "registers are not those of image dstack-sim-a \([0-9a-f]{64}\): rtmr1 event 0 \(kernel\): expected [0-9a-f]{96}, log has [0-9a-f]{96}"
