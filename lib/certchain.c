@@ -98,8 +98,8 @@ int certchain_pem(const uint8_t *pem, size_t len, STACK_OF(X509) **out, struct e
 			rc = err_set(e, EXIT_SYSTEM, "out of memory");
 			break;
 		}
-		if (sk_X509_num(chain) > 16) {
-			rc = err_set(e, EXIT_MALFORMED, "certificate chain: more than 16 certificates");
+		if (sk_X509_num(chain) > CERTCHAIN_MAX) {
+			rc = err_set(e, EXIT_MALFORMED, "certificate chain: more than %d certificates", CERTCHAIN_MAX);
 			break;
 		}
 	}

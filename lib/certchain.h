@@ -12,8 +12,13 @@
 
 #include "err.h"
 
+/* Certificates a chain may hold: Intel's have 3 (leaf, intermediate, root),
+ * dstack's RA-TLS chains 2 or 3; more is refused before any is checked. */
+#define CERTCHAIN_MAX 16
+
 /* Parses a PEM certificate chain: one or more CERTIFICATE blocks and nothing
- * else but whitespace (and trailing NULs). EXIT_MALFORMED otherwise. */
+ * else but whitespace (and trailing NULs), at most CERTCHAIN_MAX.
+ * EXIT_MALFORMED otherwise. */
 int certchain_pem(const uint8_t *pem, size_t len, STACK_OF(X509) **out, struct err *e);
 /* Parses exactly one DER CRL. */
 int crl_der(const uint8_t *der, size_t len, X509_CRL **out, struct err *e);

@@ -28,11 +28,8 @@ bool tcb_status_parse(const char *s, size_t n, enum tcb_status *out)
 	return false;
 }
 
-bool advisories_add(struct advisories *a, const char *id)
+static bool push(struct advisories *a, const char *id)
 {
-	for (size_t i = 0; i < a->n; i++)
-		if (!strcmp(a->id[i], id))
-			return true;
 	char **v = realloc(a->id, (a->n + 1) * sizeof *v);
 	if (!v)
 		return false;
@@ -43,12 +40,61 @@ bool advisories_add(struct advisories *a, const char *id)
 	return true;
 }
 
+/* An ID with the position it was first seen at, for sorting. */
+struct seen {
+	const char *id;
+	size_t at;
+};
+
+static int seen_cmp(const void *x, const void *y)
+{
+	const struct seen *a = x, *b = y;
+	int d = strcmp(a->id, b->id);
+	return d ? d : a->at < b->at ? -1 : a->at > b->at;
+}
+
+/* Drops repeated IDs, keeping each first one in place: sorted by (ID,
+ * position), every entry after the first of its run goes. n log n. */
+static bool dedupe(struct advisories *a)
+{
+	if (a->n < 2)
+		return true;
+	struct seen *v = malloc(a->n * sizeof *v);
+	bool *drop = calloc(a->n, sizeof *drop);
+	if (!v || !drop) {
+		free(v);
+		free(drop);
+		return false;
+	}
+	for (size_t i = 0; i < a->n; i++)
+		v[i] = (struct seen){ a->id[i], i };
+	qsort(v, a->n, sizeof *v, seen_cmp);
+	for (size_t i = 1; i < a->n; i++)
+		drop[v[i].at] = !strcmp(v[i].id, v[i - 1].id);
+	size_t n = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		if (drop[i])
+			free(a->id[i]);
+		else
+			a->id[n++] = a->id[i];
+	}
+	a->n = n;
+	free(v);
+	free(drop);
+	return true;
+}
+
+bool advisories_add(struct advisories *a, const char *id)
+{
+	return push(a, id) && dedupe(a);
+}
+
 bool advisories_merge(struct advisories *into, const struct advisories *from)
 {
 	for (size_t i = 0; i < from->n; i++)
-		if (!advisories_add(into, from->id[i]))
+		if (!push(into, from->id[i]))
 			return false;
-	return true;
+	return dedupe(into);
 }
 
 void advisories_free(struct advisories *a)
@@ -154,6 +200,15 @@ static int get_components(struct pc *c, int obj, const char *key, uint8_t svn[16
 	return EXIT_OK;
 }
 
+/* 1..ADVISORY_ID_MAX_LEN graphic ASCII characters ("INTEL-SA-00106"). */
+static bool advisory_id_valid(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return false;
+	return n >= 1 && n <= ADVISORY_ID_MAX_LEN;
+}
+
 /* One tcbLevels entry; platform levels when platform, else {"isvsvn"}. */
 static int get_level(struct pc *c, int t, bool platform, bool tdx, struct tcb_level *l)
 {
@@ -180,20 +235,27 @@ static int get_level(struct pc *c, int t, bool platform, bool tdx, struct tcb_le
 	if (!tcb_status_parse(status, strlen(status), &l->status))
 		return err_set(c->e, EXIT_MALFORMED, "tcbStatus: unknown status \"%s\"", status);
 	int adv = json_get(c->j, t, "advisoryIDs");
-	if (adv >= 0) {
-		if (json_type(c->j, adv) != JSON_ARRAY)
-			return err_set(c->e, EXIT_MALFORMED, "advisoryIDs: expected an array");
-		for (int a = json_first(c->j, adv); a >= 0; a = json_next(c->j, a)) {
-			struct buf s = { 0 };
-			int rc = json_string(c->j, a, "advisoryIDs[]", &s, c->e);
-			if (!rc && !advisories_add(&l->adv, (char *)s.data))
-				rc = err_set(c->e, EXIT_SYSTEM, "out of memory");
-			buf_free(&s);
-			if (rc)
-				return rc;
-		}
+	if (adv < 0)
+		return EXIT_OK;
+	if (json_type(c->j, adv) != JSON_ARRAY)
+		return err_set(c->e, EXIT_MALFORMED, "advisoryIDs: expected an array");
+	if (json_size(c->j, adv) > ADVISORY_IDS_MAX)
+		return err_set(c->e, EXIT_MALFORMED, "advisoryIDs: %d IDs, more than %d", json_size(c->j, adv),
+			       ADVISORY_IDS_MAX);
+	int i = 0;
+	for (int a = json_first(c->j, adv); a >= 0; a = json_next(c->j, a), i++) {
+		struct buf s = { 0 };
+		int rc = json_string(c->j, a, "advisoryIDs[]", &s, c->e);
+		if (!rc && !advisory_id_valid((const char *)s.data, s.len))
+			rc = err_set(c->e, EXIT_MALFORMED, "advisoryIDs[%d]: not 1 to %d printable ASCII characters", i,
+				     ADVISORY_ID_MAX_LEN);
+		if (!rc && !push(&l->adv, (char *)s.data))
+			rc = err_set(c->e, EXIT_SYSTEM, "out of memory");
+		buf_free(&s);
+		if (rc)
+			return rc;
 	}
-	return EXIT_OK;
+	return dedupe(&l->adv) ? EXIT_OK : err_set(c->e, EXIT_SYSTEM, "out of memory");
 }
 
 static int get_levels(struct pc *c, int obj, bool platform, bool tdx, struct tcb_level **out, size_t *nout)

@@ -28,13 +28,20 @@ enum tcb_status {
 const char *tcb_status_name(enum tcb_status s);
 bool tcb_status_parse(const char *s, size_t n, enum tcb_status *out);
 
-/* A list of advisory IDs ("INTEL-SA-00106"), owned. */
+/* A list of advisory IDs ("INTEL-SA-00106"), owned. A TCB level lists at
+ * most ADVISORY_IDS_MAX, each 1..ADVISORY_ID_MAX_LEN graphic ASCII
+ * characters (Intel's have 14 to 16 and a level a few dozen); collateral
+ * past that is malformed. */
+#define ADVISORY_IDS_MAX 256
+#define ADVISORY_ID_MAX_LEN 64
 struct advisories {
 	char **id;
 	size_t n;
 };
-/* Appends id unless already present (first-seen order); false on OOM. */
+/* Appends id unless already present (first-seen order); false on OOM.
+ * Repeats are found by sorting: n log n per call (merge many at once). */
 bool advisories_add(struct advisories *a, const char *id);
+/* Appends from's IDs that into lacks, in from's order; n log n. */
 bool advisories_merge(struct advisories *into, const struct advisories *from);
 void advisories_free(struct advisories *a);
 

@@ -422,8 +422,10 @@ bool json_find_object(const char *text, size_t len, size_t *start, size_t *n)
 	long long depth = 0, later_min = LLONG_MAX; /* depth at the line's end; least depth after it */
 	size_t best = len, e = len;
 	for (;;) {
-		const char *nl = e ? memrchr(text, '\n', e) : NULL;
-		size_t b = nl ? (size_t)(nl - text) + 1 : 0;
+		/* Not memrchr: sanitizers check its whole range, every line. */
+		size_t b = e;
+		while (b > 0 && text[b - 1] != '\n')
+			b--;
 		struct scan s = { 0 };
 		long long r = 0, low = LLONG_MAX; /* relative to the line's start */
 		for (size_t i = b; i < e; i++) {

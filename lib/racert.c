@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "certchain.h"
 #include "digest.h"
 #include "fileio.h"
 #include "json.h"
@@ -74,12 +75,18 @@ static int load_pem(struct racert *rc, const uint8_t *data, size_t len, struct e
 	if (!bio)
 		return err_ssl(e, EXIT_SYSTEM, "BIO");
 	X509 *x;
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
 		if (!sk_X509_push(rc->certs, x)) {
 			X509_free(x);
 			BIO_free(bio);
 			return err_set(e, EXIT_SYSTEM, "out of memory");
 		}
+		if (sk_X509_num(rc->certs) > CERTCHAIN_MAX) {
+			BIO_free(bio);
+			ERR_clear_error();
+			return err_set(e, EXIT_MALFORMED, "PEM input: more than %d certificates", CERTCHAIN_MAX);
+		}
+	}
 	unsigned long last = ERR_peek_last_error();
 	BIO_free(bio);
 	/* Reading stops with "no start line" at the end; anything else is a broken PEM. */
@@ -211,9 +218,12 @@ int racert_verify_chain(const struct racert *rc, struct buf *path, struct err *e
 		if (step)
 			buf_append_str(path, " <- ");
 		buf_append_str(path, name);
+		/* The next certificate first (chains come leaf first): one check a
+		 * step on a chain in order; at most CERTCHAIN_MAX otherwise. */
+		int at = sk_X509_find(rc->certs, cur);
 		X509 *issuer = NULL;
-		for (int i = 0; i < n && !issuer; i++) {
-			X509 *cand = sk_X509_value(rc->certs, i);
+		for (int k = 1; k <= n && !issuer; k++) {
+			X509 *cand = sk_X509_value(rc->certs, (at + k) % n);
 			if (X509_check_issued(cand, cur) == X509_V_OK)
 				issuer = cand;
 		}

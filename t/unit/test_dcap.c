@@ -87,6 +87,14 @@ static void statuses_and_accept_lists(void)
 	CHECK(!dcap_accept_parse("UpToDate,", &m, bad, sizeof bad));
 	struct advisories a = { 0 };
 	CHECK(advisories_add(&a, "X") && advisories_add(&a, "Y") && advisories_add(&a, "X") && a.n == 2);
+	/* Repeats found by sorting; the first of each stays where it was seen. */
+	struct advisories b = { 0 };
+	const char *ids[] = { "Z", "Y", "A", "Z", "X", "A" };
+	for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+		CHECK(advisories_add(&b, ids[i]));
+	CHECK(advisories_merge(&a, &b) && a.n == 4);
+	CHECK(!strcmp(a.id[0], "X") && !strcmp(a.id[1], "Y") && !strcmp(a.id[2], "Z") && !strcmp(a.id[3], "A"));
+	advisories_free(&b);
 	advisories_free(&a);
 	CHECK(!strcmp(dcap_check_name(CHECK_TCB_INFO_SIGNATURE), "tcb_info_signature"));
 	for (int c = 0; c < CHECK_COUNT; c++)
