@@ -28,8 +28,11 @@ llvmcov=$(pick "${LLVM_COV:-}" llvm-cov LLVM_COV) || exit 4
 cov=build/cov
 mkdir -p "$cov/lib" "$cov/fuzz" "$cov/prof"
 rm -f "$cov"/prof/*.profraw
-flags="-std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(pkg-config --cflags libssl libcrypto libcbor zlib) -fprofile-instr-generate -fcoverage-mapping"
-libs="$(pkg-config --libs libssl libcrypto libcbor zlib)"
+# The Makefile's own flags and libraries (pkg-config's answers there).
+# shellcheck disable=SC2016 # make's $($*), not the shell's
+mkvar() { make -s --no-print-directory --eval 'print-%: ; @echo $($*)' "print-$1"; }
+flags="-std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(mkvar OPENSSL_CFLAGS) $(mkvar DEP_CFLAGS) -fprofile-instr-generate -fcoverage-mapping"
+libs=$(mkvar LDLIBS)
 
 # The library, each object rebuilt when its source or a header is newer,
 # two compilers at a time.
