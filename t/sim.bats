@@ -123,7 +123,7 @@ refused() {
 	assert_output --partial "attestation: image dstack-sim-a ($a): MRTD and RTMR0-2 recomputed from its full material equal the quote's; the ACPI tables' digests from the event log, not verified"
 	l=$(lease_of "$output")
 	run sh -c 'for f in os_image_hash image image_name acpi mrtd; do "$1" get "$2" "evidence_$f"; done' sh "$BIN/phala-claim" "$l"
-	assert_output "$(printf '%s\nfull\ndstack-sim-a\nlog\n%s' "$a" "$("$BIN/phala-json" get "$SIM_DIR/image/a/measure.json" mrtd)")"
+	assert_output "$(printf '%s\nfull\ndstack-sim-a\nlog\n%s' "$a" "$("$BIN/phala-json" get "$SIM_DIR/image/size-1-2147483648/a/measure.json" mrtd)")"
 	run cat "$SIM_DIR/mirror.log"
 	assert_output "GET /mr_$a.tar.gz 200"
 	[ -f "$SIM_DIR/image-cache/mr_$a.tar.gz" ]
@@ -136,6 +136,50 @@ refused() {
 	[ "$("$BIN/phala-claim" get "$l2" evidence_image_name)" = dstack-sim-a ]
 	"$BIN/phala-lease" release "$l" >/dev/null
 	"$BIN/phala-lease" release "$l2" >/dev/null
+}
+
+# vm_size APP: the cpu_count and memory_size of APP's vm_config in its guest
+# agent's Info and in its GetQuote answer (one line each).
+vm_size() {
+	local a
+	for a in Info GetQuote; do
+		curl -fsS --unix-socket "$SIM_DIR/cvms/$1/dstack.sock" "http://dstack/$a" |
+			node -e 'const v = JSON.parse(JSON.parse(require("fs").readFileSync(0, "utf8")).vm_config);
+				console.log(process.argv[1], v.cpu_count, v.memory_size);' "$a"
+	done
+}
+
+@test "issue 11: each CVM's evidence is at its instance type's size: tdx.small and tdx.medium both pass the gate, their RTMR0 differ" {
+	for t in tdx.small tdx.medium; do
+		run "$BIN/phala-lease" acquire -t "$t"
+		assert_success
+		assert_output --partial "MRTD and RTMR0-2 recomputed from its full material equal the quote's"
+		eval "l_${t#tdx.}=\$(lease_of \"\$output\")"
+		eval "app_${t#tdx.}=\$(sed -n 's/.* app_id=\([0-9a-f]*\) .*/\1/p' <<<\"\$output\")"
+	done
+	# shellcheck disable=SC2154 # set by the eval above
+	[ -n "$l_small" ] && [ -n "$l_medium" ] && [ -n "$app_small" ] && [ -n "$app_medium" ]
+	# The API's size of each type (mock-api.js SIZES) is the size its CVM booted.
+	[ "$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).vcpu)' "$MOCK_DIR/cvms/$app_medium.json")" = 2 ]
+	run vm_size "$app_small"
+	assert_output "$(printf 'Info 1 2147483648\nGetQuote 1 2147483648')"
+	run vm_size "$app_medium"
+	assert_output "$(printf 'Info 2 4294967296\nGetQuote 2 4294967296')"
+	# The claims' evidence: the same image, registers of another size (the TD HOB in RTMR0).
+	C() { "$BIN/phala-claim" get "$@"; }
+	[ "$(C "$l_small" evidence_os_image_hash)" = "$(C "$l_medium" evidence_os_image_hash)" ]
+	r_small=$(C "$l_small" evidence_rtmr0) r_medium=$(C "$l_medium" evidence_rtmr0)
+	[[ $r_small =~ ^[0-9a-f]{96}$ ]] && [[ $r_medium =~ ^[0-9a-f]{96}$ ]]
+	[ "$r_small" != "$r_medium" ]
+	[ "$r_small" = "$("$BIN/phala-json" get "$SIM_DIR/image/size-1-2147483648/a/measure.json" rtmr0)" ]
+	[ "$r_medium" = "$("$BIN/phala-json" get "$SIM_DIR/image/size-2-4294967296/a/measure.json" rtmr0)" ]
+	# Made once per size: a second tdx.small CVM reuses the first one's.
+	run "$BIN/phala-lease" acquire
+	assert_success
+	l3=$(lease_of "$output")
+	run sh -c 'cd "$1/image" && ls -d size-*' sh "$SIM_DIR"
+	assert_output "$(printf 'size-1-2147483648\nsize-2-4294967296')"
+	for l in "$l_small" "$l_medium" "$l3"; do "$BIN/phala-lease" release "$l" >/dev/null; done
 }
 
 @test "issue 11: a CVM with dstack's lite material: recomputed from its vm_config, nothing fetched; the claim says lite" {

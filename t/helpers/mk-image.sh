@@ -16,6 +16,10 @@
 #     --seed TEXT        varies the synthetic kernel's bytes
 #     --cpus N --memory BYTES  the VM of OUTDIR/vm-config.json (default 2, 2 GiB)
 #     --no-cbor          leave out measurement.tdx.cbor (an image without lite material)
+#     --config-of IMGDIR  build nothing: write only OUTDIR's vm-config.json and
+#                        acpi.json for the image directory IMGDIR (an earlier
+#                        run's OUTDIR/image; its lite material when it has
+#                        measurement.tdx.cbor) at --cpus/--memory: another VM size
 #
 # Writes, in OUTDIR:
 #   image/                the image directory (ovmf.fd bzImage initramfs.cpio.gz
@@ -31,11 +35,11 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 helpers=${HELPERS:-$root/build/helpers}
-kernel=debian ovmf=/usr/share/ovmf/OVMF.fd seed=synthetic cbor=yes cpus=2 memory=2147483648 pad=0
+kernel=debian ovmf=/usr/share/ovmf/OVMF.fd seed=synthetic cbor=yes cpus=2 memory=2147483648 pad=0 config_of=
 initrd_text='synthetic dstack guest'
 cmdline='console=ttyS0 init=/init panic=1 net.ifnames=0 dstack.rootfs_hash=0000000000000000000000000000000000000000000000000000000000000000 dstack.rootfs_size=0'
 usage() {
-	sed -n '/^#   mk-image.sh/,/^#     --no-cbor/p' "$0" | sed 's/^# //' >&2
+	sed -n '/^#   mk-image.sh/,/another VM size$/p' "$0" | sed 's/^# //' >&2
 	exit 2
 }
 die() {
@@ -52,6 +56,7 @@ while [ $# -gt 1 ]; do
 	--seed) seed=$2 ;;
 	--cpus) cpus=$2 ;;
 	--memory) memory=$2 ;;
+	--config-of) config_of=$2 ;;
 	--no-cbor) cbor=no; shift; continue ;;
 	*) usage ;;
 	esac
@@ -60,39 +65,51 @@ done
 [ $# -eq 1 ] || usage
 out=$1
 case $cpus$memory$pad in *[!0-9]*) usage ;; esac
-[ -r "$ovmf" ] || die "no firmware at $ovmf (apt-get install ovmf)"
-[ -x "$helpers/tdx-image-cbor" ] || die "no $helpers/tdx-image-cbor (make helpers)"
-img=$out/image
-rm -rf "$img"
-mkdir -p "$img" || die "cannot create $img"
-cp "$ovmf" "$img/ovmf.fd" || die "cannot copy $ovmf"
-case $kernel in
-debian)
-	k=$(sh "$root/t/helpers/get-kernel.sh" "$root/build/debian-kernel") || exit 4
-	cp "$k" "$img/bzImage" || die "cannot copy $k"
-	;;
-synthetic) perl "$root/t/helpers/mk-bzimage.pl" "$img/bzImage" "$seed" || die "mk-bzimage.pl failed" ;;
-*) cp "$kernel" "$img/bzImage" || die "cannot copy $kernel" ;;
-esac
-perl "$root/t/helpers/mk-initramfs.pl" "$img/initramfs.cpio" "$initrd_text" "$pad" || die "mk-initramfs.pl failed"
-gzip -n -9 "$img/initramfs.cpio" || die "gzip failed"
-# metadata.json as dstack writes it; the command line goes through JSON escaping.
-perl -MJSON::PP -e 'print JSON::PP->new->canonical->encode({bios => "ovmf.fd", kernel => "bzImage",
-	initrd => "initramfs.cpio.gz", cmdline => $ARGV[0], version => "0.0.0"}), "\n"' "$cmdline" >"$img/metadata.json" ||
-	die "cannot write metadata.json"
-files="ovmf.fd bzImage initramfs.cpio.gz metadata.json"
-if [ "$cbor" = yes ]; then
-	"$helpers/tdx-image-cbor" "$img" >"$img/measurement.tdx.cbor" || die "tdx-image-cbor failed"
-	files="$files measurement.tdx.cbor"
+build() {
+	[ -r "$ovmf" ] || die "no firmware at $ovmf (apt-get install ovmf)"
+	[ -x "$helpers/tdx-image-cbor" ] || die "no $helpers/tdx-image-cbor (make helpers)"
+	img=$out/image
+	rm -rf "$img"
+	mkdir -p "$img" || die "cannot create $img"
+	cp "$ovmf" "$img/ovmf.fd" || die "cannot copy $ovmf"
+	case $kernel in
+	debian)
+		k=$(sh "$root/t/helpers/get-kernel.sh" "$root/build/debian-kernel") || exit 4
+		cp "$k" "$img/bzImage" || die "cannot copy $k"
+		;;
+	synthetic) perl "$root/t/helpers/mk-bzimage.pl" "$img/bzImage" "$seed" || die "mk-bzimage.pl failed" ;;
+	*) cp "$kernel" "$img/bzImage" || die "cannot copy $kernel" ;;
+	esac
+	perl "$root/t/helpers/mk-initramfs.pl" "$img/initramfs.cpio" "$initrd_text" "$pad" || die "mk-initramfs.pl failed"
+	gzip -n -9 "$img/initramfs.cpio" || die "gzip failed"
+	# metadata.json as dstack writes it; the command line goes through JSON escaping.
+	perl -MJSON::PP -e 'print JSON::PP->new->canonical->encode({bios => "ovmf.fd", kernel => "bzImage",
+		initrd => "initramfs.cpio.gz", cmdline => $ARGV[0], version => "0.0.0"}), "\n"' "$cmdline" >"$img/metadata.json" ||
+		die "cannot write metadata.json"
+	files="ovmf.fd bzImage initramfs.cpio.gz metadata.json"
+	if [ "$cbor" = yes ]; then
+		"$helpers/tdx-image-cbor" "$img" >"$img/measurement.tdx.cbor" || die "tdx-image-cbor failed"
+		files="$files measurement.tdx.cbor"
+	fi
+	# shellcheck disable=SC2086 # one word per file name
+	(cd "$img" && sha256sum $files) >"$img/sha256sum.txt" || die "sha256sum failed"
+	hash=$(sha256sum "$img/sha256sum.txt" | cut -d' ' -f1)
+	echo "$hash" >"$out/os_image_hash"
+	rm -f "$out"/mr_*.tar.gz
+	# shellcheck disable=SC2086
+	tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -C "$img" -cf - $files sha256sum.txt |
+		gzip -n -9 >"$out/mr_$hash.tar.gz" || die "tar failed"
+}
+if [ -n "$config_of" ]; then
+	img=$config_of
+	[ -r "$img/sha256sum.txt" ] || die "$img: no sha256sum.txt (not an image directory)"
+	mkdir -p "$out" || die "cannot create $out"
+	hash=$(sha256sum "$img/sha256sum.txt" | cut -d' ' -f1)
+	cbor=no
+	[ ! -f "$img/measurement.tdx.cbor" ] || cbor=yes
+else
+	build
 fi
-# shellcheck disable=SC2086 # one word per file name
-(cd "$img" && sha256sum $files) >"$img/sha256sum.txt" || die "sha256sum failed"
-hash=$(sha256sum "$img/sha256sum.txt" | cut -d' ' -f1)
-echo "$hash" >"$out/os_image_hash"
-rm -f "$out"/mr_*.tar.gz
-# shellcheck disable=SC2086
-tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -C "$img" -cf - $files sha256sum.txt |
-	gzip -n -9 >"$out/mr_$hash.tar.gz" || die "tar failed"
 lite=
 if [ "$cbor" = yes ]; then
 	lite=$(printf ', "tdx_attestation_variant": "lite", "tdx_measurement": {"checksum_file": "%s", "measurement": "%s"}' \

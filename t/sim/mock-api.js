@@ -338,6 +338,16 @@ async function handle(st, req, body) {
 	return res;
 }
 
+// The size of each instance type, as the API reports it (vcpu, memory_in_gb)
+// and as the simulator's CVMs boot it (t/sim/sim sized). Modelled on Phala
+// Cloud's published tdx.* sizes [UNCONFIRMED]; another type gets tdx.small's.
+const SIZES = {
+	"tdx.small": { vcpu: 1, memory_gb: 2 },
+	"tdx.medium": { vcpu: 2, memory_gb: 4 },
+	"tdx.large": { vcpu: 4, memory_gb: 8 },
+	"tdx.xlarge": { vcpu: 8, memory_gb: 16 },
+};
+
 const J = (status, body) => ({ status, body });
 // os_image_hash of the samples' releases: testdata/phala-info.json (0.5.9)
 // and the lite GetQuote fixture's vm_config (0.6.0).
@@ -393,13 +403,14 @@ async function respond(st, rec, endpoint, id, keyState, ver, body, url) {
 			try { env = openEnv(prov.env_priv, body.encrypted_env); } catch (e) { return J(400, { detail: "encrypted_env does not open: " + e.message }); }
 		}
 		const r = prov.request;
-		const c = st.make({
+		const type = r.instance_type || "tdx.small";
+		const c = st.make(Object.assign({}, SIZES[type] || SIZES["tdx.small"], {
 			name: r.name, app_id: prov.app_id, compose_hash: prov.compose_hash, env_pubkey: prov.env_pub,
-			instance_type: r.instance_type || "tdx.small", is_dev: r.prefer_dev !== false,
+			instance_type: type, is_dev: r.prefer_dev !== false,
 			status: st.config.hook ? "starting" : (st.config.boot_gets > 0 ? "starting" : "running"),
 			boot_gets: st.config.hook ? -1 : (st.config.boot_gets || 0),
 			delete_gets: st.config.delete_gets > 0 ? st.config.delete_gets : -1,
-		});
+		}));
 		if (env) writeJson(path.join(st.cvmDir, c.app_id + ".env"), env);
 		writeJson(path.join(st.cvmDir, c.app_id + ".compose"), r.compose_file);
 		st.save(c);
