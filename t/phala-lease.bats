@@ -45,6 +45,31 @@ setup_file() {
 	"$BIN/tdx-measure" --json "$DATA/dstack-tdx-lite-getquote.json" >"$I/lite.json"
 }
 
+# The fleet tests' PostgreSQL server (t/helpers/pg-server.sh), started by
+# the first test that needs it, outside the bats directory (its user cannot
+# enter that), stopped at the end of the file.
+teardown_file() {
+	[ -f "$BATS_FILE_TMPDIR/pg-dir" ] || return 0
+	d=$(cat "$BATS_FILE_TMPDIR/pg-dir")
+	sh "$ROOT/t/helpers/pg-server.sh" stop "$d"
+	rm -rf "$d"
+}
+# on_pg: this test's claims in PostgreSQL (a schema of its own), through
+# PHALA_CLAIMS_URL; skipped with the reason without the server binaries.
+on_pg() {
+	if [ ! -f "$BATS_FILE_TMPDIR/pg-dir" ]; then
+		d=$(mktemp -d "${TMPDIR:-/tmp}/phala-lease-pg.XXXXXX")
+		echo "$d" >"$BATS_FILE_TMPDIR/pg-dir"
+		rc=0
+		sh "$ROOT/t/helpers/pg-server.sh" start "$d" >/dev/null 2>"$BATS_FILE_TMPDIR/pg.err" || rc=$?
+		[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || { cat "$BATS_FILE_TMPDIR/pg.err"; return 1; }
+	fi
+	d=$(cat "$BATS_FILE_TMPDIR/pg-dir")
+	[ -f "$d/url" ] || skip "PostgreSQL tests skipped: $(tail -n 1 "$BATS_FILE_TMPDIR/pg.err")"
+	PHALA_CLAIMS_URL=$(cat "$d/url") PHALA_CLAIMS_SCHEMA=t_$BATS_TEST_NUMBER
+	export PHALA_CLAIMS_URL PHALA_CLAIMS_SCHEMA
+}
+
 L() { "$BIN/phala-lease" "$@"; }
 claim() { "$PHALA_LEASE_CLAIM" "$@"; }
 
@@ -1306,6 +1331,32 @@ syn_evidence() {
 	assert_failure 1
 	assert_output --partial "not ready after 1s; rolled back"
 	[ "$(nclaims)" = 0 ]
+}
+
+@test "fleet: on PostgreSQL the ProxyCommand pins no claims directory; the proxy finds the claim there" {
+	on_pg
+	mkclaim aaaaaaaaaaaa
+	run L ssh-config aaaaaaaaaaaa
+	assert_success
+	assert_line --regexp "^  ProxyCommand [^ ]*phala-proxy --port 443 $APP-22.dstack-pha-prod7.phala.network\$"
+	refute_output --partial -- --claims
+	run "$BIN/phala-proxy" --print-host aaaaaaaaaaaa
+	assert_success
+	assert_output "$APP-22.dstack-pha-prod7.phala.network 443"
+	# the user config's claims_url chooses PostgreSQL too
+	url=$PHALA_CLAIMS_URL
+	unset PHALA_CLAIMS_URL
+	mkdir -p "$XDG_CONFIG_HOME/phala-lease"
+	printf 'claims_url = %s\n' "$url" >"$XDG_CONFIG_HOME/phala-lease/config"
+	run L ssh-config aaaaaaaaaaaa
+	assert_success
+	refute_output --partial -- --claims
+	# an empty claims_url is the directory: pinned again (the claim is not there)
+	printf 'claims_url =\n' >"$XDG_CONFIG_HOME/phala-lease/config"
+	mkclaim aaaaaaaaaaaa
+	run L ssh-config aaaaaaaaaaaa
+	assert_success
+	assert_line "  ProxyCommand $BIN/phala-proxy --claims $CLAIMS --port 443 $APP-22.dstack-pha-prod7.phala.network"
 }
 
 @test "16,18: ssh-config: tool path with spaces quoted, % doubled, host last; per-lease known_hosts, strict checking" {
