@@ -1359,6 +1359,28 @@ syn_evidence() {
 	assert_line "  ProxyCommand $BIN/phala-proxy --claims $CLAIMS --port 443 $APP-22.dstack-pha-prod7.phala.network"
 }
 
+@test "fleet: ssh and run --lease from another machine name the machine that holds the key (exit 4)" {
+	on_pg
+	acquire_answers
+	run L acquire --no-attest
+	assert_success
+	l=$(only_claim)
+	id=$(head -c 32 "$XDG_STATE_HOME/phala-lease/machine-id")
+	[ "$(claim get "$l" machine_id)" = "$id" ]
+	[ "$(claim get "$l" machine_name)" = "$(uname -n)" ]
+	# machine B: its own state directory, the same database
+	XDG_STATE_HOME=$T/state-b run L ssh "$l" -- true
+	assert_failure 4
+	assert_output "phala-lease: the key of lease $l is on machine $(uname -n) (id $id); run this there"
+	XDG_STATE_HOME=$T/state-b run L run --lease "$l" -- true
+	assert_failure 4
+	assert_output --partial "the key of lease $l is on machine $(uname -n) (id $id); run this there"
+	[ "$(head -c 32 "$T/state-b/phala-lease/machine-id")" != "$id" ]
+	# machine A, which has the key, is not refused
+	run L ssh "$l" -- true
+	refute_output --partial "run this there"
+}
+
 @test "16,18: ssh-config: tool path with spaces quoted, % doubled, host last; per-lease known_hosts, strict checking" {
 	mkclaim aaaaaaaaaaaa slug=web
 	mkdir -p "$T/my tools%1"

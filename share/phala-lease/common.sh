@@ -333,6 +333,9 @@ pl_claims_dir() { printf '%s\n' "${PHALA_CLAIMS_DIR:-$(pl_state_dir)/claims}"; }
 # True when phala-claim keeps the claims in PostgreSQL: PHALA_CLAIMS_URL, else
 # the trusted config's claims_url (a project file cannot set it).
 pl_claims_on_pg() { [ -n "${PHALA_CLAIMS_URL:-}" ] || [ -n "$CF_CLAIMS_PG" ]; }
+# This machine's random id, made by phala-claim on its first use of
+# PostgreSQL (phala-claim(1), STORES); empty before.
+pl_machine_id() { head -c 32 "$(pl_state_dir)/machine-id" 2>/dev/null || true; }
 
 # A tool named by trusted env (PHALA_LEASE_PROXY, PHALA_LEASE_DCAP_VERIFY,
 # PHALA_LEASE_COLLATERAL_FETCH), else a sibling (same bin/ as this script),
