@@ -1381,6 +1381,53 @@ syn_evidence() {
 	refute_output --partial "run this there"
 }
 
+@test "fleet: a lease acquired on machine A is listed and status'd on machine B; release on B destroys it through the gate" {
+	on_pg
+	mkclaim aaaaaaaaaaaa
+	B=$T/state-b
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l1"
+	reply cvms-list default 0 "$T/l1"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get default 0 "$T/get"
+	XDG_STATE_HOME=$B run L list
+	assert_success
+	assert_output --partial aaaaaaaaaaaa
+	refute_output --partial "no claim"
+	XDG_STATE_HOME=$B run L status aaaaaaaaaaaa
+	assert_success
+	assert_output --partial aaaaaaaaaaaa
+	# the directory store of B knows nothing of it
+	PHALA_CLAIMS_URL='' XDG_STATE_HOME=$B run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output "phala-lease: no local claim for lease aaaaaaaaaaaa"
+	reset_log
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	XDG_STATE_HOME=$B run L release aaaaaaaaaaaa
+	assert_success
+	assert_output "destroy app_id=$APP lease=aaaaaaaaaaaa reason=release"
+	[ "$(grep -c '^cvms delete app_'"$APP"' --force --json$' "$FAKE_PHALA/log")" = 1 ]
+	run ! has_claim aaaaaaaaaaaa
+}
+
+@test "fleet: cleanup on machine B reaps what machine A leaked, once expired, and only then" {
+	on_pg
+	mkclaim aaaaaaaaaaaa
+	rm -rf "$XDG_STATE_HOME"  # machine A is gone, with its state directory
+	answers_for_one_cvm aaaaaaaaaaaa
+	XDG_STATE_HOME=$T/state-b run L cleanup
+	assert_success
+	refute_output --partial destroy
+	run grep -c '^cvms delete' "$FAKE_PHALA/log"
+	assert_output 0
+	claim set aaaaaaaaaaaa expires_at=1000 >/dev/null
+	reset_log
+	XDG_STATE_HOME=$T/state-b run L cleanup
+	assert_success
+	assert_output "destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
+	run ! has_claim aaaaaaaaaaaa
+}
+
 @test "16,18: ssh-config: tool path with spaces quoted, % doubled, host last; per-lease known_hosts, strict checking" {
 	mkclaim aaaaaaaaaaaa slug=web
 	mkdir -p "$T/my tools%1"
