@@ -1596,6 +1596,28 @@ SH
 
 # contrib/examples/crabbox-run.sh is phala-lease run: t/phala-lease-run.bats.
 
+@test "contrib/fleet: the central sweep from cron, its URL from a 0600 environment file, reaps an expired lease of another machine" {
+	on_pg
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	answers_for_one_cvm aaaaaaaaaaaa
+	mkdir -p "$HOME/.config/phala-lease" "$HOME/.local/state/phala-lease"
+	(umask 077 && printf "PHALA_CLAIMS_URL='%s'\nPHALA_CLAIMS_SCHEMA=%s\n" "$PHALA_CLAIMS_URL" "$PHALA_CLAIMS_SCHEMA" \
+		>"$HOME/.config/phala-lease/fleet.env")
+	line=$(grep -v '^#' "$ROOT/contrib/fleet/phala-lease-fleet-cleanup.cron")
+	case $line in *"$PHALA_CLAIMS_URL"* | *PGPASSWORD*) false ;; esac
+	cmd=$(printf '%s\n' "$line" | cut -d' ' -f6-)
+	# the sweeping host: its own state directory, nothing but the file's URL
+	env -u PHALA_CLAIMS_URL -u PHALA_CLAIMS_SCHEMA XDG_STATE_HOME="$T/state-sweeper" sh -c "$cmd"
+	run cat "$HOME/.local/state/phala-lease/fleet-cleanup.log"
+	assert_output "destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
+	run ! has_claim aaaaaaaaaaaa
+	# the systemd unit reads the same file and runs the same sweep
+	u=$ROOT/contrib/fleet/phala-lease-fleet-cleanup.service
+	grep -qx 'EnvironmentFile=%h/.config/phala-lease/fleet.env' "$u"
+	grep -qx 'ExecStart=/usr/local/bin/phala-lease cleanup' "$u"
+	grep -qx 'OnUnitActiveSec=10min' "$ROOT/contrib/fleet/phala-lease-fleet-cleanup.timer"
+}
+
 @test "contrib/systemd: the sweep service runs cleanup; the timer triggers it" {
 	grep -qx 'ExecStart=/usr/local/bin/phala-lease cleanup' "$ROOT/contrib/systemd/phala-lease-cleanup.service"
 	grep -qx 'OnUnitActiveSec=10min' "$ROOT/contrib/systemd/phala-lease-cleanup.timer"
