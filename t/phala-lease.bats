@@ -45,6 +45,31 @@ setup_file() {
 	"$BIN/tdx-measure" --json "$DATA/dstack-tdx-lite-getquote.json" >"$I/lite.json"
 }
 
+# The fleet tests' PostgreSQL server (t/helpers/pg-server.sh), started by
+# the first test that needs it, outside the bats directory (its user cannot
+# enter that), stopped at the end of the file.
+teardown_file() {
+	[ -f "$BATS_FILE_TMPDIR/pg-dir" ] || return 0
+	d=$(cat "$BATS_FILE_TMPDIR/pg-dir")
+	sh "$ROOT/t/helpers/pg-server.sh" stop "$d"
+	rm -rf "$d"
+}
+# on_pg: this test's claims in PostgreSQL (a schema of its own), through
+# PHALA_CLAIMS_URL; skipped with the reason without the server binaries.
+on_pg() {
+	if [ ! -f "$BATS_FILE_TMPDIR/pg-dir" ]; then
+		d=$(mktemp -d "${TMPDIR:-/tmp}/phala-lease-pg.XXXXXX")
+		echo "$d" >"$BATS_FILE_TMPDIR/pg-dir"
+		rc=0
+		sh "$ROOT/t/helpers/pg-server.sh" start "$d" >/dev/null 2>"$BATS_FILE_TMPDIR/pg.err" || rc=$?
+		[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || { cat "$BATS_FILE_TMPDIR/pg.err"; return 1; }
+	fi
+	d=$(cat "$BATS_FILE_TMPDIR/pg-dir")
+	[ -f "$d/url" ] || skip "PostgreSQL tests skipped: $(tail -n 1 "$BATS_FILE_TMPDIR/pg.err")"
+	PHALA_CLAIMS_URL=$(cat "$d/url") PHALA_CLAIMS_SCHEMA=t_$BATS_TEST_NUMBER
+	export PHALA_CLAIMS_URL PHALA_CLAIMS_SCHEMA
+}
+
 L() { "$BIN/phala-lease" "$@"; }
 claim() { "$PHALA_LEASE_CLAIM" "$@"; }
 
@@ -1308,6 +1333,101 @@ syn_evidence() {
 	[ "$(nclaims)" = 0 ]
 }
 
+@test "fleet: on PostgreSQL the ProxyCommand pins no claims directory; the proxy finds the claim there" {
+	on_pg
+	mkclaim aaaaaaaaaaaa
+	run L ssh-config aaaaaaaaaaaa
+	assert_success
+	assert_line --regexp "^  ProxyCommand [^ ]*phala-proxy --port 443 $APP-22.dstack-pha-prod7.phala.network\$"
+	refute_output --partial -- --claims
+	run "$BIN/phala-proxy" --print-host aaaaaaaaaaaa
+	assert_success
+	assert_output "$APP-22.dstack-pha-prod7.phala.network 443"
+	# the user config's claims_url chooses PostgreSQL too
+	url=$PHALA_CLAIMS_URL
+	unset PHALA_CLAIMS_URL
+	mkdir -p "$XDG_CONFIG_HOME/phala-lease"
+	printf 'claims_url = %s\n' "$url" >"$XDG_CONFIG_HOME/phala-lease/config"
+	run L ssh-config aaaaaaaaaaaa
+	assert_success
+	refute_output --partial -- --claims
+	# an empty claims_url is the directory: pinned again (the claim is not there)
+	printf 'claims_url =\n' >"$XDG_CONFIG_HOME/phala-lease/config"
+	mkclaim aaaaaaaaaaaa
+	run L ssh-config aaaaaaaaaaaa
+	assert_success
+	assert_line "  ProxyCommand $BIN/phala-proxy --claims $CLAIMS --port 443 $APP-22.dstack-pha-prod7.phala.network"
+}
+
+@test "fleet: ssh and run --lease from another machine name the machine that holds the key (exit 4)" {
+	on_pg
+	acquire_answers
+	run L acquire --no-attest
+	assert_success
+	l=$(only_claim)
+	id=$(head -c 32 "$XDG_STATE_HOME/phala-lease/machine-id")
+	[ "$(claim get "$l" machine_id)" = "$id" ]
+	[ "$(claim get "$l" machine_name)" = "$(uname -n)" ]
+	# machine B: its own state directory, the same database
+	XDG_STATE_HOME=$T/state-b run L ssh "$l" -- true
+	assert_failure 4
+	assert_output "phala-lease: the key of lease $l is on machine $(uname -n) (id $id); run this there"
+	XDG_STATE_HOME=$T/state-b run L run --lease "$l" -- true
+	assert_failure 4
+	assert_output --partial "the key of lease $l is on machine $(uname -n) (id $id); run this there"
+	[ "$(head -c 32 "$T/state-b/phala-lease/machine-id")" != "$id" ]
+	# machine A, which has the key, is not refused
+	run L ssh "$l" -- true
+	refute_output --partial "run this there"
+}
+
+@test "fleet: a lease acquired on machine A is listed and status'd on machine B; release on B destroys it through the gate" {
+	on_pg
+	mkclaim aaaaaaaaaaaa
+	B=$T/state-b
+	list_page 1 1 "$(item "$APP" tdxlease-aaaaaaaaaaaa)" 1 >"$T/l1"
+	reply cvms-list default 0 "$T/l1"
+	get_json tdxlease-aaaaaaaaaaaa "$APP" "$VM" >"$T/get"
+	reply cvms-get default 0 "$T/get"
+	XDG_STATE_HOME=$B run L list
+	assert_success
+	assert_output --partial aaaaaaaaaaaa
+	refute_output --partial "no claim"
+	XDG_STATE_HOME=$B run L status aaaaaaaaaaaa
+	assert_success
+	assert_output --partial aaaaaaaaaaaa
+	# the directory store of B knows nothing of it
+	PHALA_CLAIMS_URL='' XDG_STATE_HOME=$B run L release aaaaaaaaaaaa
+	assert_failure 4
+	assert_output "phala-lease: no local claim for lease aaaaaaaaaaaa"
+	reset_log
+	reply cvms-delete 1 0 "$S/delete.json"
+	absent_404
+	XDG_STATE_HOME=$B run L release aaaaaaaaaaaa
+	assert_success
+	assert_output "destroy app_id=$APP lease=aaaaaaaaaaaa reason=release"
+	[ "$(grep -c '^cvms delete app_'"$APP"' --force --json$' "$FAKE_PHALA/log")" = 1 ]
+	run ! has_claim aaaaaaaaaaaa
+}
+
+@test "fleet: cleanup on machine B reaps what machine A leaked, once expired, and only then" {
+	on_pg
+	mkclaim aaaaaaaaaaaa
+	rm -rf "$XDG_STATE_HOME"  # machine A is gone, with its state directory
+	answers_for_one_cvm aaaaaaaaaaaa
+	XDG_STATE_HOME=$T/state-b run L cleanup
+	assert_success
+	refute_output --partial destroy
+	run grep -c '^cvms delete' "$FAKE_PHALA/log"
+	assert_output 0
+	claim set aaaaaaaaaaaa expires_at=1000 >/dev/null
+	reset_log
+	XDG_STATE_HOME=$T/state-b run L cleanup
+	assert_success
+	assert_output "destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
+	run ! has_claim aaaaaaaaaaaa
+}
+
 @test "16,18: ssh-config: tool path with spaces quoted, % doubled, host last; per-lease known_hosts, strict checking" {
 	mkclaim aaaaaaaaaaaa slug=web
 	mkdir -p "$T/my tools%1"
@@ -1475,6 +1595,28 @@ SH
 }
 
 # contrib/examples/crabbox-run.sh is phala-lease run: t/phala-lease-run.bats.
+
+@test "contrib/fleet: the central sweep from cron, its URL from a 0600 environment file, reaps an expired lease of another machine" {
+	on_pg
+	mkclaim aaaaaaaaaaaa expires_at=1000
+	answers_for_one_cvm aaaaaaaaaaaa
+	mkdir -p "$HOME/.config/phala-lease" "$HOME/.local/state/phala-lease"
+	(umask 077 && printf "PHALA_CLAIMS_URL='%s'\nPHALA_CLAIMS_SCHEMA=%s\n" "$PHALA_CLAIMS_URL" "$PHALA_CLAIMS_SCHEMA" \
+		>"$HOME/.config/phala-lease/fleet.env")
+	line=$(grep -v '^#' "$ROOT/contrib/fleet/phala-lease-fleet-cleanup.cron")
+	case $line in *"$PHALA_CLAIMS_URL"* | *PGPASSWORD*) false ;; esac
+	cmd=$(printf '%s\n' "$line" | cut -d' ' -f6-)
+	# the sweeping host: its own state directory, nothing but the file's URL
+	env -u PHALA_CLAIMS_URL -u PHALA_CLAIMS_SCHEMA XDG_STATE_HOME="$T/state-sweeper" sh -c "$cmd"
+	run cat "$HOME/.local/state/phala-lease/fleet-cleanup.log"
+	assert_output "destroy app_id=$APP lease=aaaaaaaaaaaa reason=expired"
+	run ! has_claim aaaaaaaaaaaa
+	# the systemd unit reads the same file and runs the same sweep
+	u=$ROOT/contrib/fleet/phala-lease-fleet-cleanup.service
+	grep -qx 'EnvironmentFile=%h/.config/phala-lease/fleet.env' "$u"
+	grep -qx 'ExecStart=/usr/local/bin/phala-lease cleanup' "$u"
+	grep -qx 'OnUnitActiveSec=10min' "$ROOT/contrib/fleet/phala-lease-fleet-cleanup.timer"
+}
 
 @test "contrib/systemd: the sweep service runs cleanup; the timer triggers it" {
 	grep -qx 'ExecStart=/usr/local/bin/phala-lease cleanup' "$ROOT/contrib/systemd/phala-lease-cleanup.service"

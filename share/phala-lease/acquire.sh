@@ -181,7 +181,10 @@ pl_wait_ready() {
 	pl_is_uint "$PL_PORT" || pl_rollback "gateway domain '$G_DOMAIN': bad port"
 	PL_HOST=$PL_APP-22.$PL_DOMAIN
 	C_LEASE=$PL_L C_REV=$(claim_field "$PL_L" revision)
-	claim_cas gateway_host="$PL_HOST" gateway_port="$PL_PORT"
+	# On PostgreSQL the claim names the machine that holds the lease's key.
+	set -- gateway_host="$PL_HOST" gateway_port="$PL_PORT"
+	! pl_claims_on_pg || set -- "$@" machine_name="$(uname -n)" machine_id="$(pl_machine_id)"
+	claim_cas "$@"
 }
 
 # acquire's options, for every command that acquires (acquire, run): parse

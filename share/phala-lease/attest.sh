@@ -11,16 +11,18 @@ pl_proxy_word() {
 	esac
 }
 
-# ProxyCommand for a lease: phala-proxy [proxy_args] --claims DIR --port P
-# HOST (host last). The ledger is named so that the proxy, run by ssh from
-# any environment, finds the claim it touches on every connection.
+# ProxyCommand for a lease: phala-proxy [proxy_args] [--claims DIR] --port P
+# HOST (host last). The ledger directory is named so that the proxy, run by
+# ssh from any environment, finds the claim it touches on every connection;
+# on PostgreSQL (pl_claims_on_pg) nothing is pinned: the proxy chooses the
+# store as phala-claim does (the password never on its command line).
 pl_proxy_command() {
 	host=$1 port=$2
 	proxy=$(pl_tool phala-proxy) || proxy=phala-proxy
 	out=$(pl_proxy_word "$proxy")
 	for a in $CF_PROXY_ARGS; do out="$out $(pl_proxy_word "$a")"; done
-	printf '%s --claims %s --port %s %s\n' "$out" "$(pl_proxy_word "$(pl_claims_dir)")" "$(pl_proxy_word "$port")" \
-		"$(pl_proxy_word "$host")"
+	pl_claims_on_pg || out="$out --claims $(pl_proxy_word "$(pl_claims_dir)")"
+	printf '%s --port %s %s\n' "$out" "$(pl_proxy_word "$port")" "$(pl_proxy_word "$host")"
 }
 
 # pl_ssh_args DIR HOST PORT STRICT LEASE: sets "$@"-ready options in PL_SSH_OPTS file

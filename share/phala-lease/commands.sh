@@ -353,6 +353,13 @@ pl_usable() {
 	[ "$C_STATE" = ready ] || pl_die 4 "lease $lease is $C_STATE, not ready"
 	[ "$C_ATTEST_REQ" != true ] || [ "$C_ATTESTED" = true ] || pl_die 4 "lease $lease is not attested; not usable"
 	{ [ -n "$C_HOST" ] && [ -n "$C_PORT" ]; } || pl_die 5 "lease $lease has no gateway host"
+	# The key never leaves the acquiring machine (the claim names it).
+	if [ ! -f "$(pl_lease_dir "$lease")/id_ed25519" ]; then
+		m_id=$(claim_field "$lease" machine_id)
+		if [ -n "$m_id" ] && [ "$m_id" != "$(pl_machine_id)" ]; then
+			pl_die 4 "the key of lease $lease is on machine $(claim_field "$lease" machine_name) (id $m_id); run this there"
+		fi
+	fi
 	# An expired lease is the sweep's, whenever it runs (keep=true is never swept).
 	if [ "$C_KEEP" != true ] && pl_is_uint "$C_EXPIRES" && [ "$(pl_now)" -gt "$C_EXPIRES" ]; then
 		pl_die 4 "lease $lease expired at $C_EXPIRES; not usable (release it)"

@@ -207,7 +207,7 @@ pl_config_defaults() {
 	CF_PINNED='' CF_IMAGE_URL='' CF_IMAGE_CACHE='' CF_ACPI_LIST=''
 	CF_PCCS='' CF_COLLATERAL='' CF_DCAP=online
 	CF_READY_TIMEOUT=900 CF_POLL=5 CF_SEARCH=30 CF_SSH_TRIES=30 CF_CLI_TIMEOUT=120
-	CF_PROXY_ARGS='' CF_SSH_USER=root CF_ATTEST_SRC=default
+	CF_PROXY_ARGS='' CF_SSH_USER=root CF_ATTEST_SRC=default CF_CLAIMS_PG=''
 }
 
 # Reads "key = value" lines (no shell evaluation). $2 = trusted|untrusted.
@@ -269,7 +269,7 @@ pl_config_set() {
 		CF_SSH_TRIES=$v ;;
 	cli_timeout) CF_CLI_TIMEOUT=$(pl_duration "$src" "$v" 1) || exit 2 ;;
 	proxy_args) CF_PROXY_ARGS=$v ;;
-	claims_url) ;; # the claim store: read by phala-claim itself (phala-claim(1), STORES)
+	claims_url) CF_CLAIMS_PG=${v:+1} ;; # the store: phala-claim reads the URL itself (phala-claim(1), STORES)
 	ssh_user) pl_is_user "$v" || pl_die 2 "$src: '$v' is not a user name"; CF_SSH_USER=$v ;;
 	*) pl_die 2 "$src: unknown setting" ;;
 	esac
@@ -330,6 +330,12 @@ pl_state_dir() { printf '%s\n' "${XDG_STATE_HOME:-$HOME/.local/state}/phala-leas
 pl_lease_dir() { printf '%s/leases/%s\n' "$(pl_state_dir)" "$1"; }
 # The claim ledger's directory, as phala-claim finds it.
 pl_claims_dir() { printf '%s\n' "${PHALA_CLAIMS_DIR:-$(pl_state_dir)/claims}"; }
+# True when phala-claim keeps the claims in PostgreSQL: PHALA_CLAIMS_URL, else
+# the trusted config's claims_url (a project file cannot set it).
+pl_claims_on_pg() { [ -n "${PHALA_CLAIMS_URL:-}" ] || [ -n "$CF_CLAIMS_PG" ]; }
+# This machine's random id, made by phala-claim on its first use of
+# PostgreSQL (phala-claim(1), STORES); empty before.
+pl_machine_id() { head -c 32 "$(pl_state_dir)/machine-id" 2>/dev/null || true; }
 
 # A tool named by trusted env (PHALA_LEASE_PROXY, PHALA_LEASE_DCAP_VERIFY,
 # PHALA_LEASE_COLLATERAL_FETCH), else a sibling (same bin/ as this script),
