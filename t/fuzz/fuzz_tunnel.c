@@ -14,7 +14,8 @@
  * closes at once. VERSION % 3: TLS 1.3, 1.2, at most 1.1. HOST % 4:
  * localhost, 127.0.0.1, LocalHost, other.invalid. CAFILE % 8: the test CA
  * (0-4), none (the system store), a missing file, a corrupt file. ENDING
- * bit 0: the server sends close_notify (else only EOF). */
+ * bit 0: the server sends close_notify (else only EOF); bits 1-2: the
+ * system store's environment (system_env). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include "fuzz.h"
@@ -38,8 +40,26 @@ enum { CERT_GOOD, CERT_EXPIRED, CERT_NAME, CERT_SELF, NCERT };
 static SSL_CTX *server_ctx[NCERT];
 static int listener, done_pipe[2];
 static uint16_t port;
-static char ca_path[PATH_MAX], bad_ca_path[PATH_MAX];
+static char ca_path[PATH_MAX], bad_ca_path[PATH_MAX], hashed_dir[PATH_MAX], empty_dir[PATH_MAX];
+static char *inherited_file, *inherited_dir; /* SSL_CERT_FILE, SSL_CERT_DIR as the process got them */
 static X509 *ca; /* kept: its certificates hold references */
+
+static void set_or_unset(const char *name, const char *value)
+{
+	if (value)
+		setenv(name, value, 1);
+	else
+		unsetenv(name);
+}
+
+/* The system store's environment: as inherited; neither variable (the
+ * default directory, indexed on Debian); SSL_CERT_DIR naming a directory
+ * indexed with the test CA (which it then trusts); an empty SSL_CERT_DIR. */
+static void system_env(unsigned mode)
+{
+	set_or_unset("SSL_CERT_FILE", mode ? NULL : inherited_file);
+	set_or_unset("SSL_CERT_DIR", mode == 0 ? inherited_dir : mode == 2 ? hashed_dir : mode == 3 ? empty_dir : NULL);
+}
 
 /* The script of the next connection (written before the client dials). */
 static struct {
@@ -142,6 +162,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(ca_path, sizeof ca_path, "%s/ca.pem", fuzz_tmpdir());
 	snprintf(bad_ca_path, sizeof bad_ca_path, "%s/bad.pem", fuzz_tmpdir());
 	write_pem(ca_path, ca);
+	/* A directory indexed by subject hash that holds the test CA, and an empty one. */
+	char hashed[PATH_MAX + 32];
+	snprintf(hashed_dir, sizeof hashed_dir, "%s/hashed", fuzz_tmpdir());
+	snprintf(empty_dir, sizeof empty_dir, "%s/empty", fuzz_tmpdir());
+	snprintf(hashed, sizeof hashed, "%s/%08lx.0", hashed_dir, X509_subject_name_hash(ca));
+	if (mkdir(hashed_dir, 0700) || mkdir(empty_dir, 0700))
+		abort();
+	write_pem(hashed, ca);
+	const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
+	inherited_file = f ? strdup(f) : NULL;
+	inherited_dir = d ? strdup(d) : NULL;
 	fuzz_put(bad_ca_path, "-----BEGIN CERTIFICATE-----\nnot base64\n", 40);
 
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -183,8 +214,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tunnel t;
 	struct err e = { 0 };
 	bool lost = false; /* a byte not carried; judged once the server is done */
+	unsigned env = data[4] >> 1 & 3;
+	if (cafile == 5)
+		system_env(env);
 	int rc = tunnel_open(&t, &o, &e);
-	bool trusted = cafile < 5 && (next.cert == CERT_GOOD) && strcmp(host, "other.invalid");
+	if (cafile == 5)
+		system_env(0);
+	bool trusted = (cafile < 5 || (cafile == 5 && env == 2)) && next.cert == CERT_GOOD && strcmp(host, "other.invalid");
 	if (rc == EXIT_OK) {
 		if (!trusted || next.version == 2)
 			abort(); /* verified: only the good certificate, for this name, over TLS 1.2 or later */
