@@ -132,11 +132,11 @@ static() {
 
 # In a lane: its scratch directory W and TMPDIR come from the environment.
 if [ "${1:-}" = --lane ]; then
-	name=$2; shift 2
+	lane_name=$2; shift 2
 	export TMPDIR
-	s=$(date +%s)
+	lane_t0=$(date +%s)
 	"$@"
-	printf '#lane %s %s\n' "$name" $(($(date +%s) - s))
+	printf '#lane %s %s\n' "$lane_name" $(($(date +%s) - lane_t0))
 	exit 0
 fi
 
