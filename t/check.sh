@@ -53,11 +53,14 @@ tap() {
 # lane is this script again (--lane), started through perl to give it the
 # default SIGINT and SIGQUIT: a shell ignores them in what it starts with &,
 # and the tests of interrupts need them.
-lanes=''
+lanes='' lane_n=0
 lane() {
 	name=$1; shift
-	mkdir -p "$log/$name/tmp"
-	W=$log/$name TMPDIR=$log/$name/tmp \
+	# TMPDIR short ($log/N): the simulator's unix sockets live deep under it,
+	# and a socket path has at most 107 bytes.
+	lane_n=$((lane_n + 1))
+	mkdir -p "$log/$name" "$log/$lane_n"
+	W=$log/$name TMPDIR=$log/$lane_n \
 		perl -e '$SIG{INT} = $SIG{QUIT} = "DEFAULT"; exec @ARGV or die "check: exec $ARGV[0]: $!\n"' \
 		sh t/check.sh --lane "$name" "$@" >"$log/$name.report" 2>&1 </dev/null &
 	lane_pids="$lane_pids $!"
@@ -140,7 +143,7 @@ if [ "${1:-}" = --lane ]; then
 	exit 0
 fi
 
-log=$(mktemp -d "${TMPDIR:-/tmp}/check.XXXXXX") || exit 4
+log=$(mktemp -d "${TMPDIR:-/tmp}/ck.XXXXXX") || exit 4
 # Traversable: as root the servers some suites start (sshd, PostgreSQL) run
 # as the unprivileged test user, in directories under a lane's TMPDIR.
 chmod 711 "$log"
